@@ -1,0 +1,39 @@
+"""The ``dianjax`` command: one subcommand per job, each owning its own argument parser.
+
+Subcommands are imported lazily so that, e.g., ``dianjax simulate`` never imports JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module with ``main(argv, prog)``, one-line help)
+_COMMANDS = {
+    "simulate": ("sim.cli", "simulate a network on an accelerator with the exact simulator"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: dianjax <command> [options]   (dianjax <command> --help for its options)", "",
+             "commands:"]
+    lines += [f"  {name:10s} {help_}" for name, (_, help_) in _COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in _COMMANDS:
+        print(f"error: unknown command {name!r}; allowed: {sorted(_COMMANDS)}\n\n{_usage()}",
+              file=sys.stderr)
+        return 2
+    module = importlib.import_module(_COMMANDS[name][0])
+    return module.main(rest, prog=f"dianjax {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

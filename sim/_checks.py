@@ -1,0 +1,48 @@
+"""Validation helpers shared by the workload and architecture descriptions.
+
+Every check raises ``ValueError`` naming the owner and field, the offending value and what is
+allowed, so that bad input fails before any simulation or search work starts.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping
+
+
+def positive_int(owner: str, field: str, value: object) -> int:
+    """Returns ``value`` if it is an integer >= 1, else raises a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{owner}.{field} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def non_negative_int(owner: str, field: str, value: object) -> int:
+    """Returns ``value`` if it is an integer >= 0, else raises a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{owner}.{field} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def positive_number(owner: str, field: str, value: object, allow_inf: bool = False) -> float:
+    """Returns ``value`` as float if it is a finite (or, if allowed, infinite) number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{owner}.{field} must be a number > 0, got {value!r}")
+    if value == float("inf") and not allow_inf:
+        raise ValueError(f"{owner}.{field} must be finite, got {value!r}")
+    return float(value)
+
+
+def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str:
+    """Returns ``value`` if it is one of ``allowed``, else raises a ValueError listing them."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{owner}.{field} must be one of {list(allowed)}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def known_keys(owner: str, data: Mapping[str, object], allowed: Iterable[str]) -> None:
+    """Raises a ValueError if ``data`` has keys outside ``allowed`` (typos in JSON files)."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValueError(f"{owner} got unknown field(s) {unknown}; allowed fields: {sorted(allowed)}")
