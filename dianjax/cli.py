@@ -11,6 +11,7 @@ import sys
 # name -> (module with ``main(argv, prog)``, one-line help)
 _COMMANDS = {
     "simulate": ("sim.cli", "simulate a network on an accelerator with the exact simulator"),
+    "plot": ("dianjax.plots", "draw a search run's curves and choice probabilities (PNG)"),
 }
 
 
