@@ -5,17 +5,36 @@ differentiable cost model in ``dianjax`` is validated against.
 """
 
 from sim.architecture import DATAFLOWS, Accelerator
+from sim.energy import EnergyBreakdown, EnergyTable
+from sim.gemm import GemmShape, gemm_shape
+from sim.mapping import FOLD_ORDERS, MAPPINGS, Mapping
 from sim.networks import NETWORKS, get_network, mobilenetv2, resnet20, vgg11
+from sim.report import LayerReport, NetworkReport
+from sim.schedule import FoldSchedule, fold_schedule
+from sim.simulator import simulate_layer, simulate_network
 from sim.workload import Layer, Network
 
 __all__ = [
     "DATAFLOWS",
+    "FOLD_ORDERS",
+    "MAPPINGS",
     "NETWORKS",
     "Accelerator",
+    "EnergyBreakdown",
+    "EnergyTable",
+    "FoldSchedule",
+    "GemmShape",
     "Layer",
+    "LayerReport",
+    "Mapping",
     "Network",
+    "NetworkReport",
+    "fold_schedule",
+    "gemm_shape",
     "get_network",
     "mobilenetv2",
     "resnet20",
+    "simulate_layer",
+    "simulate_network",
     "vgg11",
 ]

@@ -1,12 +1,20 @@
-"""Command line of the simulator: ``python -m sim`` and ``dianjax simulate``."""
+"""Command line of the simulator: ``python -m sim`` and ``dianjax simulate``.
+
+Simulates a reference network (or a network JSON file) on an accelerator (JSON file, or the built-in
+default) and prints one row per layer (cycles, stalls, utilization, energy, DRAM traffic) and the
+totals; ``--json PATH`` also writes the full report.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from sim.architecture import Accelerator
 from sim.networks import NETWORKS, get_network
+from sim.report import NetworkReport
+from sim.simulator import simulate_network
 from sim.workload import Network
 
 
@@ -20,13 +28,44 @@ def load_network(spec: str, batch: int) -> Network:
     return Network.load(path).with_batch(batch)
 
 
+def format_report(report: NetworkReport) -> str:
+    """The per-layer table and totals of a network report, as printed by the command."""
+    acc = report.accelerator
+    header = (f"{'layer':28s} {'kind':9s} {'cycles':>11s} {'stalls':>11s} {'util %':>7s} "
+              f"{'energy uJ':>11s} {'DRAM words':>12s}")
+    lines = [f"{report.network} on a {acc.rows}x{acc.cols} {acc.dataflow.upper()} array, "
+             f"SRAM {acc.ifmap_sram_kb:g}/{acc.filter_sram_kb:g}/{acc.ofmap_sram_kb:g} KiB "
+             f"(ifmap/filter/ofmap), DRAM {acc.dram_bandwidth:g} words/cycle, "
+             f"{acc.word_bits}-bit words, {acc.clock_mhz:g} MHz",
+             header, "-" * len(header)]
+    for layer in report.layers:
+        lines.append(f"{layer.name:28s} {layer.kind:9s} {layer.total_cycles:11,d} "
+                     f"{layer.stall_cycles:11,d} {100 * layer.utilization:7.1f} "
+                     f"{layer.energy_pj / 1e6:11.3f} {layer.dram_words:12,d}")
+    lines.append("-" * len(header))
+    lines.append(f"{'total':28s} {'':9s} {report.total_cycles:11,d} {report.stall_cycles:11,d} "
+                 f"{100 * report.utilization:7.1f} {report.energy_pj / 1e6:11.3f} "
+                 f"{report.dram_words:12,d}")
+    energy = report.energy
+    lines.append(f"MACs {report.macs:,}; latency {report.latency_s * 1e3:.4f} ms; "
+                 f"area {report.area_mm2:.3f} mm^2")
+    lines.append(f"energy uJ: MAC {energy.mac_pj / 1e6:.3f}, register {energy.register_pj / 1e6:.3f}, "
+                 f"SRAM {energy.sram_pj / 1e6:.3f} (ifmap {energy.ifmap_sram_pj / 1e6:.3f}, "
+                 f"filter {energy.filter_sram_pj / 1e6:.3f}, ofmap {energy.ofmap_sram_pj / 1e6:.3f}), "
+                 f"DRAM {energy.dram_pj / 1e6:.3f}")
+    return "\n".join(lines)
+
+
 def _parser(prog: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--network", default="resnet20",
                         help=f"one of {sorted(NETWORKS)} or a network JSON file (default resnet20)")
     parser.add_argument("--accelerator", default=None,
                         help="accelerator JSON file (default: the built-in 32x32 WS accelerator)")
     parser.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="also write the full report (per layer and totals) as JSON")
     return parser
 
 
@@ -35,12 +74,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         network = load_network(args.network, args.batch)
         accelerator = Accelerator.load(args.accelerator) if args.accelerator else Accelerator()
+        if args.json is not None and not Path(args.json).parent.is_dir():
+            raise ValueError(f"--json {args.json!r}: folder {str(Path(args.json).parent)!r} "
+                             "does not exist")
     except (ValueError, OSError) as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{network.name}: {len(network)} layers, {network.macs:,} MACs on {accelerator}")
-    for layer in network:
-        print(f"  {layer.name:28s} {layer.kind:9s} C={layer.C:<5d} M={layer.M:<5d} "
-              f"{layer.H}x{layer.W}->{layer.P}x{layer.Q} k={layer.R} s={layer.stride} "
-              f"MACs={layer.macs:,}")
+    report = simulate_network(network, accelerator)
+    print(format_report(report))
+    if args.json is not None:
+        report.save_json(args.json)
+        print(f"wrote {args.json}")
     return 0
