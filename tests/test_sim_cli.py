@@ -1,0 +1,54 @@
+"""The simulator's command line: ``python -m sim`` and ``dianjax simulate``."""
+
+import json
+import subprocess
+import sys
+
+from dianjax.cli import main as dianjax_main
+from sim import Accelerator, mobilenetv2, resnet20, simulate_network
+from sim.cli import main
+
+
+def test_prints_per_layer_table_and_totals(capsys):
+    assert main(["--network", "resnet20"]) == 0
+    out = capsys.readouterr().out
+    report = simulate_network(resnet20(), Accelerator())
+    for layer in resnet20():
+        assert layer.name in out
+    total_line = next(line for line in out.splitlines() if line.startswith("total"))
+    assert f"{report.total_cycles:,d}" in total_line
+    assert f"{report.stall_cycles:,d}" in total_line
+    assert "energy uJ: MAC" in out and "area" in out
+
+
+def test_writes_json_with_accelerator_file(tmp_path, capsys):
+    acc = Accelerator(rows=16, cols=16, dataflow="os", dram_bandwidth=8)
+    acc.save(tmp_path / "acc.json")
+    out_path = tmp_path / "out.json"
+    assert dianjax_main(["simulate", "--network", "mobilenetv2", "--accelerator",
+                         str(tmp_path / "acc.json"), "--batch", "2", "--json", str(out_path)]) == 0
+    data = json.loads(out_path.read_text())
+    assert data["network"] == "mobilenetv2"
+    assert data["accelerator"] == acc.to_dict()
+    assert data["totals"]["macs"] == 2 * mobilenetv2().macs
+    assert f"wrote {out_path}" in capsys.readouterr().out
+
+
+def test_bad_input_fails_before_work(tmp_path, capsys):
+    assert main(["--network", "resnet99"]) == 2
+    assert "--network must be one of" in capsys.readouterr().err
+    assert main(["--batch", "0"]) == 2
+    assert "N must be a positive integer, got 0" in capsys.readouterr().err
+    (tmp_path / "acc.json").write_text('{"rows": 8, "dataflow": "rs"}')
+    assert main(["--accelerator", str(tmp_path / "acc.json")]) == 2
+    assert "Accelerator.dataflow must be one of" in capsys.readouterr().err
+    assert main(["--json", str(tmp_path / "missing" / "out.json")]) == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and captured.out == ""
+
+
+def test_python_dash_m_sim_runs():
+    result = subprocess.run([sys.executable, "-m", "sim", "--network", "vgg11"],
+                            capture_output=True, text=True, check=True)
+    assert "vgg11 on a 32x32 WS array" in result.stdout
+    assert result.stdout.count("\n") > 10
