@@ -36,8 +36,8 @@ first load and the last drain cannot overlap compute. With ``bw`` the DRAM bandw
 
 ``bw = inf`` gives zero stalls, and a lower ``bw`` never gives fewer stall cycles.
 
-All functions take Python ints or equally-shaped numpy arrays (selects via ``np.where``, maxima via
-``np.maximum``), so they transcribe one to one into ``jax.numpy``.
+All functions take Python numbers or equally-shaped numpy arrays (selects, maxima and ceilings
+through :mod:`sim._arith`), so they transcribe one to one into ``jax.numpy``.
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ from typing import NamedTuple
 import numpy as np
 
 from sim import _checks
+from sim._arith import ceil, ceil_div, maximum, select
 from sim.architecture import DATAFLOWS, Accelerator
 from sim.gemm import GemmShape
 from sim.mapping import FOLD_ORDERS
-from sim.schedule import FoldSchedule, ceil_div
+from sim.schedule import FoldSchedule
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 
@@ -93,10 +94,10 @@ def operand_passes(index: str, footprint_words, buffer_words, outer_folds, inner
     """
     _checks.one_of("operand_passes", "index", index, ("both", "outer", "inner"))
     if index == "both":
-        return np.ones_like(np.asarray(footprint_words))
+        return 0 * footprint_words + 1    # 1, shaped like the footprint
     if index == "outer":
-        return np.where(ceil_div(footprint_words, outer_folds) <= buffer_words, 1, inner_folds)
-    return np.where(footprint_words <= buffer_words, 1, outer_folds)
+        return select(ceil_div(footprint_words, outer_folds) <= buffer_words, 1, inner_folds)
+    return select(footprint_words <= buffer_words, 1, outer_folds)
 
 
 def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_order: str,
@@ -139,11 +140,13 @@ def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups, dram_band
       groups: how many times the group's GEMM runs.
       dram_bandwidth: words per cycle, ``> 0``; ``math.inf`` gives zero stalls.
     """
-    bandwidth = np.asarray(dram_bandwidth, dtype=np.float64)
-    if np.any(~(bandwidth > 0)):
+    positive = (dram_bandwidth > 0 if isinstance(dram_bandwidth, (int, float))
+                else np.all(np.asarray(dram_bandwidth) > 0))
+    if not positive:
         raise ValueError(f"stall_cycles.dram_bandwidth must be > 0, got {dram_bandwidth!r}")
+    bandwidth = dram_bandwidth * 1.0
     words = traffic.total_words // groups
     folds = schedule.folds
     fold_words_capacity = folds * schedule.cycles_per_fold * bandwidth
-    exposed = words + (folds - 1) * np.maximum(0.0, words - fold_words_capacity)
-    return groups * np.ceil(exposed / (folds * bandwidth)).astype(np.int64)
+    exposed = words + (folds - 1) * maximum(0.0, words - fold_words_capacity)
+    return groups * ceil(exposed / (folds * bandwidth))

@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim import _checks
+from sim._arith import ceil_div
 from sim.architecture import DATAFLOWS
 
 
@@ -55,14 +56,11 @@ class FoldSchedule(NamedTuple):
 
 def _positive_integers(owner: str, field: str, value) -> None:
     """Raises a ValueError unless ``value`` is an integer >= 1 or an integer array of them."""
+    if type(value) is int and value >= 1:
+        return
     array = np.asarray(value)
     if array.dtype.kind not in "iu" or array.size == 0 or array.min() < 1:
         raise ValueError(f"{owner}.{field} must be integer(s) >= 1, got {value!r}")
-
-
-def ceil_div(a, b):
-    """ceil(a / b) for positive integers (or integer arrays), in integer arithmetic."""
-    return -(-a // b)
 
 
 def cycles_per_fold(T, rows, cols, dataflow: str):

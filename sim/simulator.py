@@ -25,6 +25,8 @@ from sim.report import LayerReport, NetworkReport
 from sim.schedule import fold_schedule
 from sim.workload import Layer, Network
 
+_DEFAULT_ENERGY_TABLE = EnergyTable()
+
 
 def _check_inputs(accelerator: object, energy_table: object) -> None:
     if not isinstance(accelerator, Accelerator):
@@ -51,11 +53,12 @@ def _simulate(layer: Layer, accelerator: Accelerator, mapping: Mapping,
     dram = tuple(int(count) for count in (traffic.ifmap_dram_reads, traffic.filter_dram_reads,
                                           traffic.ofmap_dram_reads, traffic.ofmap_dram_writes))
     sram_accesses = (sram[0] + dram[0], sram[1] + dram[1], sram[2] + dram[2] + dram[3])
-    energy = layer_energy(layer.macs, sram_accesses, sum(dram), accelerator, table)
+    macs = layer.macs
+    energy = layer_energy(macs, sram_accesses, sum(dram), accelerator, table)
     return LayerReport(
         name=layer.name, kind=layer.kind, dataflow=dataflow, fold_order=mapping.fold_order,
-        compute_cycles=compute, stall_cycles=stalls, total_cycles=total, macs=layer.macs,
-        folds=groups * schedule.folds, utilization=layer.macs / (accelerator.num_pes * total),
+        compute_cycles=compute, stall_cycles=stalls, total_cycles=total, macs=macs,
+        folds=groups * schedule.folds, utilization=macs / (accelerator.num_pes * total),
         ifmap_sram_reads=sram[0], filter_sram_reads=sram[1], ofmap_sram_writes=sram[2],
         ifmap_dram_reads=dram[0], filter_dram_reads=dram[1], ofmap_dram_reads=dram[2],
         ofmap_dram_writes=dram[3], energy=EnergyBreakdown(*(float(e) for e in energy)),
@@ -77,7 +80,7 @@ def simulate_layer(layer: Layer, accelerator: Accelerator, mapping: Mapping | No
       a :class:`sim.report.LayerReport`; its compute cycles and SRAM counts equal SCALE-Sim's.
     """
     mapping = Mapping() if mapping is None else mapping
-    table = EnergyTable() if energy_table is None else energy_table
+    table = _DEFAULT_ENERGY_TABLE if energy_table is None else energy_table
     if not isinstance(layer, Layer):
         raise ValueError(f"layer must be a sim.Layer, got {type(layer).__name__}")
     if not isinstance(mapping, Mapping):
@@ -98,7 +101,7 @@ def simulate_network(network: Network, accelerator: Accelerator,
         not named get the default), or ``None`` for the default everywhere.
       energy_table: per-action energies and areas; ``None`` is the default 45 nm table.
     """
-    table = EnergyTable() if energy_table is None else energy_table
+    table = _DEFAULT_ENERGY_TABLE if energy_table is None else energy_table
     if not isinstance(network, Network):
         raise ValueError(f"network must be a sim.Network, got {type(network).__name__}")
     _check_inputs(accelerator, table)

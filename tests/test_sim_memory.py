@@ -137,3 +137,21 @@ def test_srams_that_hold_everything_read_each_operand_once(dataflow, fold_order)
     assert (report.ifmap_dram_reads, report.filter_dram_reads, report.ofmap_dram_reads,
             report.ofmap_dram_writes) == (LAYER.ifmap_words, LAYER.filter_words, 0,
                                           LAYER.ofmap_words)
+
+
+@settings(max_examples=30, deadline=None)
+@given(_layers, st.sampled_from(["os", "ws", "is"]), st.sampled_from(["col_outer", "row_outer"]),
+       st.lists(st.tuples(st.integers(1, 32), st.integers(1, 32), st.integers(1, 5000),
+                          st.integers(1, 5000), st.integers(1, 5000), st.floats(0.25, 64)),
+                min_size=1, max_size=5))
+def test_traffic_and_stalls_vectorize_over_designs(layer, dataflow, fold_order, designs):
+    gemm = gemm_shape(layer, dataflow)
+    rows, cols, *buffers, bandwidth = (np.array(column) for column in zip(*designs))
+    schedule = fold_schedule(gemm.Sr, gemm.Sc, gemm.T, rows, cols, dataflow)
+    traffic = dram_traffic(gemm, schedule, dataflow, fold_order, tuple(buffers))
+    stalls = stall_cycles(traffic, schedule, gemm.groups, bandwidth)
+    for index, (r, c, *buffer, bw) in enumerate(designs):
+        one_schedule = fold_schedule(gemm.Sr, gemm.Sc, gemm.T, r, c, dataflow)
+        one = dram_traffic(gemm, one_schedule, dataflow, fold_order, tuple(buffer))
+        assert tuple(int(np.broadcast_to(field, rows.shape)[index]) for field in traffic) == one
+        assert int(stalls[index]) == stall_cycles(one, one_schedule, gemm.groups, bw)

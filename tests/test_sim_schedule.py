@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import Accelerator, Layer, fold_schedule, gemm_shape, simulate_layer
-from sim.schedule import ceil_div, cycles_per_fold
+from sim._arith import ceil_div
+from sim.schedule import cycles_per_fold
 
 # ((C, M, H, W, R, S, stride, padding, groups), rows, cols, dataflow, SCALE-Sim memory config,
 #  (compute_cycles, ifmap_sram_reads, filter_sram_reads, ofmap_sram_writes))
