@@ -57,7 +57,7 @@ def format_report(report: NetworkReport) -> str:
 
 
 def _parser(prog: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
+    parser = argparse.ArgumentParser(prog=prog or "python -m sim", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--network", default="resnet20",
                         help=f"one of {sorted(NETWORKS)} or a network JSON file (default resnet20)")

@@ -26,15 +26,19 @@ DRAM traffic per group: ``ifmap_dram_reads = passes_ifmap * D_ifmap``, likewise 
 ``ofmap_dram_writes = passes_ofmap * D_ofmap`` and ``ofmap_dram_reads = (passes_ofmap - 1) *
 D_ofmap`` (spilled partial sums are written and read back). A layer moves ``groups`` times that.
 
-**Stalls.** Transfers are spread evenly over the ``F`` folds of a group (the prefetcher streams
-continuously), ``W`` words in all, so each fold moves ``W / F`` words. Fold ``k + 1``'s inputs load
-and fold ``k``'s outputs drain while fold ``k + 1`` computes (``L = cycles_per_fold`` cycles); the
-first load and the last drain cannot overlap compute. With ``bw`` the DRAM bandwidth:
+**Stalls.** A group moves ``W`` words in all, spread evenly over its ``F`` folds (the prefetcher
+streams continuously): ``W / F`` words per fold. While one fold computes (``L = cycles_per_fold``
+cycles) the next fold's inputs load and the previous fold's outputs drain, ``W / F`` words; when
+that takes longer than ``L`` the array waits for the difference. The first fold's inputs and the
+last fold's outputs (``W / F`` words together) cannot overlap compute. With ``bw`` the DRAM
+bandwidth, ``W / (F * bw) + (F - 1) * max(0, W / (F * bw) - L)`` cycles, in integer-exact form:
 
     stall_per_group = ceil((W + (F - 1) * max(0, W - F * L * bw)) / (F * bw))
     stall_cycles    = groups * stall_per_group
 
-``bw = inf`` gives zero stalls, and a lower ``bw`` never gives fewer stall cycles.
+``bw = inf`` gives zero stalls, and a lower ``bw`` never gives fewer stall cycles. This memory model
+is ours: SCALE-Sim's own DRAM figures come from its trace-driven buffers and are not reproduced
+(its compute cycles and SRAM counts are, see :mod:`sim.schedule`).
 
 All functions take Python numbers or equally-shaped numpy arrays (selects, maxima and ceilings
 through :mod:`sim._arith`), so they transcribe one to one into ``jax.numpy``.
@@ -83,21 +87,21 @@ def buffer_words(accelerator: Accelerator) -> tuple[int, int, int]:
     return tuple(accelerator.sram_words(operand) // 2 for operand in OPERANDS)
 
 
-def operand_passes(index: str, footprint_words, buffer_words, outer_folds, inner_folds):
+def operand_passes(index: str, footprint_words, buffer, outer_folds, inner_folds):
     """How many times an operand crosses the DRAM interface (see the module docstring).
 
     Args:
       index: which loop indexes the operand: "both", "outer" or "inner".
       footprint_words: the operand's unique words per group ``D``.
-      buffer_words: words of one half of its SRAM ``B``.
+      buffer: words of one half of its SRAM ``B``.
       outer_folds, inner_folds: iterations ``O`` and ``I`` of the outer and inner fold loops.
     """
     _checks.one_of("operand_passes", "index", index, ("both", "outer", "inner"))
     if index == "both":
         return 0 * footprint_words + 1    # 1, shaped like the footprint
     if index == "outer":
-        return select(ceil_div(footprint_words, outer_folds) <= buffer_words, 1, inner_folds)
-    return select(footprint_words <= buffer_words, 1, outer_folds)
+        return select(ceil_div(footprint_words, outer_folds) <= buffer, 1, inner_folds)
+    return select(footprint_words <= buffer, 1, outer_folds)
 
 
 def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_order: str,
