@@ -1,0 +1,255 @@
+"""Final training of a derived network from scratch, and its evaluation (``dianjax train``).
+
+The recipe of the NAS literature's final training (e.g. FBNet, DARTS): SGD with Nesterov momentum, a
+cosine learning-rate decay to zero over the whole run (per step), L2 weight decay on convolution and
+dense kernels only (not on batch-norm scales or biases), and cross-entropy with label smoothing
+(Szegedy et al. 2016). Steps are pure and jitted, ``(state, batch) -> (state, metrics)``, as in the
+Flax ImageNet example; the loop around them does data, logging (``metrics.jsonl`` + TensorBoard),
+orbax checkpoints and the tqdm progress bar. Batches are sharded over all devices
+(:mod:`dianjax.parallel`), and a run resumes bit-exactly from its last checkpoint in ``workdir``
+because a batch is a pure function of ``(seed, step)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+import orbax.checkpoint as ocp
+import tqdm
+from flax import linen as nn
+from flax.training import train_state
+
+from dianjax import data, parallel
+from dianjax.metrics_log import MetricsWriter
+from dianjax.search_space import SPACES, get_space
+from dianjax.supernet import DerivedNetwork
+from sim import _checks
+
+RESULT_FILE = "train_result.json"
+
+
+class TrainState(train_state.TrainState):
+    """Flax's train state plus the batch-norm running statistics."""
+
+    batch_stats: Any
+
+
+def _kernel_mask(params):
+    """True for conv/dense kernels (decayed), False for batch-norm scales and biases."""
+    return jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key == "kernel", params)
+
+
+def make_optimizer(learning_rate: float, momentum: float, nesterov: bool, weight_decay: float,
+                   total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """SGD (Nesterov) with per-step cosine decay and kernel-only weight decay; and the schedule."""
+    schedule = optax.cosine_decay_schedule(learning_rate, decay_steps=total_steps)
+    tx = optax.chain(optax.add_decayed_weights(weight_decay, mask=_kernel_mask),
+                     optax.sgd(schedule, momentum=momentum, nesterov=nesterov))
+    return tx, schedule
+
+
+def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int, int, int],
+                       tx: optax.GradientTransformation) -> TrainState:
+    """Initial parameters and batch statistics of ``model`` for images of shape ``image_shape``."""
+    variables = model.init(key, jnp.zeros((1, *image_shape), jnp.float32), train=False)
+    return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
+                             batch_stats=variables["batch_stats"])
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
+    """Per-example cross-entropy against one-hot labels smoothed by ``label_smoothing``."""
+    targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+    return optax.softmax_cross_entropy(logits, targets)
+
+
+def train_step(state: TrainState, batch: dict, label_smoothing: float) -> tuple[TrainState, dict]:
+    """One SGD step on ``batch`` (batch-norm in training mode); metrics: loss, accuracy."""
+    chex.assert_rank(batch["image"], 4)
+    chex.assert_shape(batch["label"], (batch["image"].shape[0],))
+
+    def loss_fn(params):
+        logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats},
+                                         batch["image"], train=True, mutable=["batch_stats"])
+        loss = jnp.mean(cross_entropy(logits, batch["label"], label_smoothing))
+        return loss, (logits, updates["batch_stats"])
+
+    (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+    accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
+    return state, {"loss": loss, "accuracy": accuracy}
+
+
+def eval_step(state: TrainState, batch: dict) -> dict:
+    """Sums over the unmasked examples of ``batch``: loss_sum, correct, count (no smoothing)."""
+    logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                            batch["image"], train=False)
+    mask = batch["mask"].astype(jnp.float32)
+    loss = cross_entropy(logits, batch["label"])
+    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
+    return {"loss_sum": jnp.sum(loss * mask), "correct": jnp.sum(correct * mask),
+            "count": jnp.sum(mask)}
+
+
+def evaluate(eval_fn, state: TrainState, dataset: data.Dataset, batch_size: int,
+             mesh) -> dict[str, float]:
+    """Accuracy and mean loss of ``state`` over every example of ``dataset``."""
+    totals = {"loss_sum": 0.0, "correct": 0.0, "count": 0.0}
+    for batch in dataset.eval_batches(batch_size):
+        sums = eval_fn(state, parallel.shard_batch(batch, mesh))
+        totals = {k: totals[k] + float(sums[k]) for k in totals}
+    return {"accuracy": totals["correct"] / totals["count"],
+            "loss": totals["loss_sum"] / totals["count"]}
+
+
+_POSITIVE_INTS = ("batch_size", "eval_batch_size", "num_epochs", "eval_every_epochs",
+                  "checkpoint_every_steps",
+                  "log_every_steps")
+
+
+def _validate(config: ml_collections.ConfigDict) -> None:
+    _checks.one_of("config", "dataset", config.dataset, data.DATASETS)
+    _checks.one_of("config", "space", config.space, SPACES)
+    for field in _POSITIVE_INTS:
+        _checks.positive_int("config", field, config[field])
+    _checks.non_negative_int("config", "seed", config.seed)
+    _checks.positive_number("config", "learning_rate", config.learning_rate)
+    for field in ("momentum", "weight_decay", "label_smoothing"):
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"config.{field} must be a number in [0, 1), got {value!r}")
+
+
+def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
+    """The network ``config.ops`` names in ``config.space``, checked against ``config.dataset``."""
+    _validate(config)
+    info = data.DATASETS[config.dataset]
+    space = get_space(config.space, num_classes=info.num_classes)
+    if (space.image_size, space.in_channels) != (info.image_size, info.channels):
+        raise ValueError(f"config.space={config.space!r} takes {space.image_size}x{space.image_size}"
+                         f"x{space.in_channels} images but config.dataset={config.dataset!r} has "
+                         f"{info.image_size}x{info.image_size}x{info.channels}")
+    ops = tuple(config.ops)
+    if len(ops) != space.num_layers:
+        raise ValueError(f"config.ops must name one op per searchable layer of space "
+                         f"{config.space!r} ({space.num_layers}), got {len(ops)}: {list(ops)}")
+    for name in ops:
+        _checks.one_of("config", "ops", name, space.op_names)
+    return DerivedNetwork.from_op_names(space, ops)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+    """Trains ``config.ops`` of ``config.space`` on ``config.dataset`` from scratch, then tests it.
+
+    Resumes from the last orbax checkpoint in ``workdir/checkpoints`` if there is one. Writes
+    ``metrics.jsonl``, TensorBoard events and ``train_result.json`` in ``workdir``.
+
+    Returns:
+      The result: test accuracy and loss, last training loss, parameter and MAC counts, op names,
+      steps, wall time (seconds).
+    """
+    derived = derived_from_config(config)
+    workdir = Path(workdir)
+    data_dir = config.data_dir or None
+    train_data = data.load(config.dataset, "train", data_dir=data_dir)
+    test_data = data.load(config.dataset, "test", data_dir=data_dir)
+    mesh = parallel.make_mesh()
+    parallel.check_batch_size(config.batch_size, mesh)
+    parallel.check_batch_size(config.eval_batch_size, mesh)
+    steps_per_epoch = train_data.steps_per_epoch(config.batch_size)
+    total_steps = config.num_epochs * steps_per_epoch
+
+    tx, schedule = make_optimizer(config.learning_rate, config.momentum, config.nesterov,
+                                  config.weight_decay, total_steps)
+    info = train_data.info
+    state = create_train_state(jax.random.key(config.seed), derived.model,
+                               (info.image_size, info.image_size, info.channels), tx)
+    state = parallel.replicate(state, mesh)
+    options = ocp.CheckpointManagerOptions(max_to_keep=1,
+                                           save_interval_steps=config.checkpoint_every_steps)
+    start = time.perf_counter()
+    with ocp.CheckpointManager((workdir / "checkpoints").absolute(), options=options) as manager:
+        start_step = manager.latest_step() or 0
+        if start_step:
+            abstract = jax.tree.map(
+                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+            state = manager.restore(start_step, args=ocp.args.StandardRestore(abstract))
+        step_fn = jax.jit(functools.partial(train_step, label_smoothing=config.label_smoothing))
+        eval_fn = jax.jit(eval_step)
+        batches = data.prefetch(train_data.train_batches(
+            config.batch_size, config.seed, start_step=start_step,
+            num_steps=total_steps - start_step))
+        metrics = {}
+        with MetricsWriter(workdir, resume_step=start_step) as writer, tqdm.tqdm(
+                total=total_steps, initial=start_step, desc="train", unit="step",
+                disable=None) as bar:
+            for step, batch in enumerate(batches, start=start_step + 1):
+                state, metrics = step_fn(state, parallel.shard_batch(batch, mesh))
+                epoch, epoch_end = divmod(step, steps_per_epoch)
+                do_eval = epoch_end == 0 and epoch % config.eval_every_epochs == 0
+                if do_eval or step % config.log_every_steps == 0 or step == total_steps:
+                    record = {k: float(v) for k, v in metrics.items()}
+                    record["learning_rate"] = float(schedule(step - 1))
+                    if do_eval:
+                        test = evaluate(eval_fn, state, test_data, config.eval_batch_size, mesh)
+                        record.update(test_accuracy=test["accuracy"], test_loss=test["loss"])
+                    writer.write(step, record)
+                    bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}")
+                manager.save(step, args=ocp.args.StandardSave(state),
+                             force=step == total_steps)
+                bar.update(1)
+            manager.wait_until_finished()
+    test = evaluate(jax.jit(eval_step), state, test_data, config.eval_batch_size, mesh)
+    network = derived.network()
+    result = {
+        "dataset": config.dataset,
+        "space": config.space,
+        "ops": list(derived.op_names),
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "final_train_loss": float(metrics["loss"]) if metrics else None,
+        "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
+        "macs": network.macs,
+        "steps": total_steps,
+        "resumed_from_step": start_step,
+        "wall_s": time.perf_counter() - start,
+    }
+    (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """``dianjax train [--config FILE|NAME] [--config.key=value ...] [--workdir DIR]``."""
+    from dianjax.config import load_config, split_config_args
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default="runs/train",
+                        help="run directory: checkpoints, metrics, train_result.json (default "
+                             "runs/train; an existing run resumes)")
+    try:
+        spec, overrides, rest = split_config_args(list(argv or []))
+        args = parser.parse_args(rest)
+        config = load_config(spec or "train_derived", overrides)
+        derived_from_config(config)
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    try:
+        result = train_and_evaluate(config, args.workdir)
+    except data.DatasetNotPreparedError as error:
+        print(f"error: {error}")
+        return 2
+    print(f"{result['dataset']} / {result['space']}: ops {result['ops']}")
+    print(f"test accuracy {result['test_accuracy']:.4f}  test loss {result['test_loss']:.4f}  "
+          f"params {result['num_params']:,}  MACs {result['macs']:,}  "
+          f"{result['steps']} steps in {result['wall_s']:.1f} s -> {args.workdir}/{RESULT_FILE}")
+    return 0
