@@ -1,4 +1,4 @@
-"""Cycle-stepping reference engine of the systolic array: the slow test oracle, not the production path.
+"""Cycle-stepping systolic-array engine: the slow reference and test oracle, not the production path.
 
 What it models. A ``rows`` x ``cols`` array of MAC processing elements (PEs) runs one GEMM
 ``O = A @ B`` (``A``: the ifmap operand matrix, one row per output pixel and one column per window
@@ -16,7 +16,8 @@ is    window  (ifmap stationary)    output pixels        filters
 os    output pixels                 filters              window
 ====  ============================  ===================  ===================
 
-with ``ceil(S_r/rows) * ceil(S_c/cols)`` folds, column folds outer and row folds inner.
+with ``ceil(S_r/rows) * ceil(S_c/cols)`` folds, run one after another in the order of the
+:class:`sim.mapping.Mapping` (SCALE-Sim's default: column folds outer, row folds inner).
 
 * ws / is: the stationary block is loaded through the columns from the top edge, one row per
   cycle, last row first, for ``rows`` cycles (the fill of a full column); then the moving operand
@@ -59,6 +60,7 @@ import dataclasses
 import numpy as np
 
 from sim.architecture import Accelerator
+from sim.mapping import Mapping
 from sim.workload import Layer
 
 
@@ -99,6 +101,15 @@ class _Counts:
 
 def _fold_ranges(size: int, tile: int) -> list[tuple[int, int]]:
     return [(start, min(start + tile, size)) for start in range(0, size, tile)]
+
+
+def _fold_order(row_size: int, col_size: int, rows: int, cols: int,
+                mapping: Mapping) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (row range, column range) of every fold, in the mapping's loop order."""
+    row_ranges, col_ranges = _fold_ranges(row_size, rows), _fold_ranges(col_size, cols)
+    if mapping.fold_order == "col_outer":
+        return [(r, c) for c in col_ranges for r in row_ranges]
+    return [(r, c) for r in row_ranges for c in col_ranges]
 
 
 def _stationary_fold(stationary: np.ndarray, moving: np.ndarray, rows: int, cols: int,
@@ -184,7 +195,8 @@ def _output_stationary_fold(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
     """Runs one os fold: PE (r, c) computes ``out[r, c] = sum_k a[r, k] * b[k, c]``.
 
     ``a`` is the fold's ``(rows_used, T)`` ifmap block entering the left edge, ``b`` its
-    ``(T, cols_used)`` filter block entering the top edge, ``out`` the fold's slice of the ofmap SRAM.
+    ``(T, cols_used)`` filter block entering the top edge, ``out`` the fold's slice of the ofmap
+    SRAM.
     """
     rows_used, steps_t = a.shape
     cols_used = b.shape[1]
@@ -246,20 +258,25 @@ def _output_stationary_fold(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
             break
 
 
-def run_gemm(ifmap_matrix: np.ndarray, filter_matrix: np.ndarray,
-             accelerator: Accelerator) -> EngineResult:
+def run_gemm(ifmap_matrix: np.ndarray, filter_matrix: np.ndarray, accelerator: Accelerator,
+             mapping: Mapping | None = None) -> EngineResult:
     """Runs ``ifmap_matrix @ filter_matrix`` cycle by cycle on the accelerator's array.
 
     Args:
       ifmap_matrix: ``(pixels, window)`` ifmap operand matrix (SCALE-Sim's ifmap matrix).
       filter_matrix: ``(window, filters)`` filter operand matrix.
       accelerator: gives ``rows``, ``cols`` and ``dataflow``; memories are not modelled here.
+      mapping: the fold loop order; ``None`` is SCALE-Sim's (``Mapping()``).
 
     Returns:
       An :class:`EngineResult` whose ``output`` is the ``(pixels, filters)`` product as it left
       the array and whose counts are SCALE-Sim's for this GEMM.
     """
     a, b = _checked_operands(ifmap_matrix, filter_matrix)
+    mapping = Mapping() if mapping is None else mapping
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"engine.run_gemm: mapping must be a sim.Mapping or None, "
+                         f"got {type(mapping).__name__}")
     rows, cols, dataflow = accelerator.rows, accelerator.cols, accelerator.dataflow
     pixels, window = a.shape
     filters = b.shape[1]
@@ -274,19 +291,19 @@ def run_gemm(ifmap_matrix: np.ndarray, filter_matrix: np.ndarray,
         stationary = b if dataflow == "ws" else a.T
         moving = a if dataflow == "ws" else b.T
         target = output if dataflow == "ws" else output.T
-        for col_start, col_end in _fold_ranges(stationary.shape[1], cols):
-            for row_start, row_end in _fold_ranges(window, rows):
-                _stationary_fold(stationary[row_start:row_end, col_start:col_end],
-                                 moving[:, row_start:row_end], rows, cols,
-                                 target[:, col_start:col_end], counts)
-                counts.folds += 1
+        for (row_start, row_end), (col_start, col_end) in _fold_order(
+                window, stationary.shape[1], rows, cols, mapping):
+            _stationary_fold(stationary[row_start:row_end, col_start:col_end],
+                             moving[:, row_start:row_end], rows, cols,
+                             target[:, col_start:col_end], counts)
+            counts.folds += 1
         writes = counts.writes
     else:
-        for col_start, col_end in _fold_ranges(filters, cols):
-            for row_start, row_end in _fold_ranges(pixels, rows):
-                _output_stationary_fold(a[row_start:row_end], b[:, col_start:col_end], rows, cols,
-                                        output[row_start:row_end, col_start:col_end], counts)
-                counts.folds += 1
+        for (row_start, row_end), (col_start, col_end) in _fold_order(
+                pixels, filters, rows, cols, mapping):
+            _output_stationary_fold(a[row_start:row_end], b[:, col_start:col_end], rows, cols,
+                                    output[row_start:row_end, col_start:col_end], counts)
+            counts.folds += 1
         writes = counts.writes + counts.folds * (rows + cols)   # SCALE-Sim's os counter, see above
     # The ifmap enters the left edge in ws and os and is loaded through the top edge in is.
     ifmap_reads, filter_reads = ((counts.top_edge_reads, counts.left_edge_reads) if dataflow == "is"
@@ -329,20 +346,22 @@ def conv_gemm_operands(layer: Layer, ifmap: np.ndarray,
     return pairs
 
 
-def run_layer(layer: Layer, accelerator: Accelerator, ifmap: np.ndarray,
-              weights: np.ndarray) -> EngineResult:
+def run_layer(layer: Layer, accelerator: Accelerator, ifmap: np.ndarray, weights: np.ndarray,
+              mapping: Mapping | None = None) -> EngineResult:
     """Runs a convolution / pointwise / FC layer group by group on the engine.
 
     Args:
       layer: the layer.
       accelerator: gives ``rows``, ``cols`` and ``dataflow``.
       ifmap: ``(N, C, H, W)`` input; weights: ``(M, C // groups, R, S)`` filters.
+      mapping: the fold loop order; ``None`` is SCALE-Sim's (``Mapping()``).
 
     Returns:
       An :class:`EngineResult` with the ``(N, M, P, Q)`` output and the counts summed over groups
       (each group is one SCALE-Sim layer, so its compute cycles add).
     """
-    results = [run_gemm(a, b, accelerator) for a, b in conv_gemm_operands(layer, ifmap, weights)]
+    results = [run_gemm(a, b, accelerator, mapping)
+               for a, b in conv_gemm_operands(layer, ifmap, weights)]
     per_group = [r.output.reshape(layer.N, layer.P, layer.Q, -1) for r in results]
     output = np.concatenate(per_group, axis=3).transpose(0, 3, 1, 2)
     return EngineResult(output=output,
