@@ -172,9 +172,12 @@ def _run_scalesim(python: str, group: list[Case]) -> list[dict[str, int]]:
         (tmp / "layout.csv").write_text(
             "Layer," + ",".join(f"f{i}" for i in range(20)) + ",\n"
             + "".join(f"L{i},{layout_row},\n" for i in range(len(group))))
-        subprocess.run([python, "-c", _DRIVER, str(tmp / "scale.cfg"), str(tmp / "topology.csv"),
-                        str(tmp / "layout.csv"), str(tmp / "out"), first.mode],
-                       check=True, capture_output=True, text=True)
+        run = subprocess.run([python, "-c", _DRIVER, str(tmp / "scale.cfg"),
+                              str(tmp / "topology.csv"), str(tmp / "layout.csv"), str(tmp / "out"),
+                              first.mode], capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"SCALE-Sim failed on {first.rows}x{first.cols} {first.dataflow} "
+                               f"({first.mode}):\n{run.stderr[-2000:]}")
         compute = _read_report(tmp / "out" / "crosscheck" / "COMPUTE_REPORT.csv")
         access = _read_report(tmp / "out" / "crosscheck" / "DETAILED_ACCESS_REPORT.csv")
     if len(compute) != len(group) or len(access) != len(group):

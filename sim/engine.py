@@ -1,4 +1,4 @@
-"""Cycle-stepping systolic-array engine: the slow reference and test oracle, not the production path.
+"""Cycle-stepping systolic-array engine: the slow test oracle, not the production path.
 
 What it models. A ``rows`` x ``cols`` array of MAC processing elements (PEs) runs one GEMM
 ``O = A @ B`` (``A``: the ifmap operand matrix, one row per output pixel and one column per window

@@ -1,4 +1,4 @@
-"""The cycle-stepping engine: real products, SCALE-Sim 3.0.0's counts, the same counts as the fast path.
+"""The cycle-stepping engine: real products, SCALE-Sim 3.0.0's counts, the fast path's counts.
 
 ``tests/data/scalesim_reference.json`` holds SCALE-Sim 3.0.0's own figures (one group of each
 layer; the config, version and input convention are stored in the file), written by
