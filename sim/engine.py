@@ -327,6 +327,9 @@ def conv_gemm_operands(layer: Layer, ifmap: np.ndarray,
       ``groups`` pairs: ``(N*P*Q, R*S*C/groups)`` and ``(R*S*C/groups, M/groups)`` matrices, the
       window in SCALE-Sim's (r, s, c) order and pixels in (n, p, q) order.
     """
+    if not isinstance(layer, Layer):
+        raise ValueError(f"engine.conv_gemm_operands: layer must be a sim.Layer, "
+                         f"got {type(layer).__name__}")
     _check_array("ifmap", ifmap, (layer.N, layer.C, layer.H, layer.W))
     channels, filters = layer.C // layer.groups, layer.M // layer.groups
     _check_array("weights", weights, (layer.M, channels, layer.R, layer.S))

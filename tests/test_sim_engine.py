@@ -112,6 +112,8 @@ def test_run_gemm_rejects_bad_mapping():
 
 def test_run_layer_rejects_bad_shapes():
     layer = Layer.conv("c", C=3, M=4, H=5, W=5, kernel=3)
+    with pytest.raises(ValueError, match="layer must be a sim.Layer"):
+        run_layer(layer.to_dict(), Accelerator(), np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)))
     with pytest.raises(ValueError, match=r"ifmap must have shape \(1, 3, 5, 5\)"):
         run_layer(layer, Accelerator(), np.ones((1, 3, 5, 4)), np.ones((4, 3, 3, 3)))
     with pytest.raises(ValueError, match=r"weights must have shape \(4, 3, 3, 3\)"):
