@@ -174,7 +174,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     state = create_train_state(jax.random.key(config.seed), derived.model,
                                (info.image_size, info.image_size, info.channels), tx)
     state = parallel.replicate(state, mesh)
-    options = ocp.CheckpointManagerOptions(max_to_keep=1,
+    options = ocp.CheckpointManagerOptions(max_to_keep=2,
                                            save_interval_steps=config.checkpoint_every_steps)
     start = time.perf_counter()
     with ocp.CheckpointManager((workdir / "checkpoints").absolute(), options=options) as manager:
