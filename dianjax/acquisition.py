@@ -7,8 +7,8 @@ the upper confidence bound is optimistic in both uncertainties::
 
 A round proposes one new design by one of three moves:
 
-- ``"ucb"``: maximize the UCB with respect to the encoded input ``x`` in the box ``[0, 1]^F``, from
-  several starts, then snap each end point to the nearest valid, not yet queried design, and keep the
+- ``"ucb"``: maximize the UCB with respect to the encoded input ``x`` over the space's relaxation
+  (``[0, 1]`` per ordinal coordinate, the probability simplex per one-hot block), from several starts, then snap each end point to the nearest valid, not yet queried design, and keep the
   snapped design with the highest UCB. BOSHCODE's GOBI step, with the second-order update below.
 - ``"uncertainty"``: the same with the epistemic standard deviation as objective (explore where the
   ensemble disagrees most).
@@ -19,13 +19,16 @@ Rule for choosing the move: a categorical draw per round with fixed probabilitie
 ``move_probabilities = (p_ucb, p_uncertainty, p_diversity)``, the exploration probabilities of
 BOSHCODE's query loop; the draw uses the round's PRNG key, so a round is reproducible on its own.
 
-Input updates (``method``): both variants run the same projected trust-region loop on the box. The
-step is ``"newton"``: a Newton step on the local quadratic model, solved by Steihaug-Toint conjugate
-gradients (Nocedal & Wright, 2006, Alg. 7.2) using Hessian-vector products (``jax.jvp`` of
-``jax.grad``: forward-over-reverse, never forming the Hessian), or ``"gradient"``: a steepest-ascent
-step to the trust-region boundary (the ablation). Coordinates held at a bound by the gradient are
-frozen for the step (Bertsekas' projected Newton), and the step is projected onto the box. The
-radius grows after a step whose actual gain matches the model's prediction and shrinks otherwise.
+Input updates (``method``): both variants run the same projected trust-region loop on the
+relaxation. The step is ``"newton"``: a Newton step on the local quadratic model, solved by
+Steihaug-Toint conjugate gradients (Nocedal & Wright, 2006, Alg. 7.2) using Hessian-vector products
+(``jax.jvp`` of ``jax.grad``: forward-over-reverse, never forming the Hessian), or ``"gradient"``: a
+steepest-ascent step to the trust-region boundary (the ablation). Both work in the tangent space of
+the active face, as in Bertsekas' projected Newton method: coordinates held at a bound by the
+gradient are frozen, and within a simplex block the step keeps the block's sum (the gradient and the
+Hessian-vector products are projected onto that subspace). The step is then projected onto the
+relaxation (clipping, and Euclidean projection onto the simplex, Duchi et al., 2008). The radius
+grows after a step whose actual gain matches the model's prediction and shrinks otherwise.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dianjax import surrogate
-from dianjax.design_encoding import Design, DesignSpace
+from dianjax.design_encoding import Design, DesignSpace, EncodingBlock
 from sim import _checks
 
 MOVES = ("ucb", "uncertainty", "diversity")
@@ -163,15 +166,55 @@ def steihaug_cg(hvp: Callable[[jax.Array], jax.Array], gradient: jax.Array, radi
     return jax.lax.fori_loop(0, num_iterations, body, start)[0]
 
 
-def ascend(f: Callable[[jax.Array], jax.Array], x0: jax.Array, lower: jax.Array, upper: jax.Array,
+def project_simplex(v: jax.Array) -> jax.Array:
+    """Euclidean projection of ``v (n,)`` onto the probability simplex (Duchi et al., 2008, Fig. 1)."""
+    u = jnp.sort(v)[::-1]
+    cumulative = jnp.cumsum(u)
+    k = jnp.arange(1, v.shape[0] + 1)
+    rho = jnp.max(jnp.where(u - (cumulative - 1) / k > 0, k, 1))
+    return jnp.maximum(v - (cumulative[rho - 1] - 1) / rho, 0.0)
+
+
+def project(x: jax.Array, blocks: Sequence[EncodingBlock]) -> jax.Array:
+    """Projects ``x (F,)`` onto the relaxation: clip ordinal coordinates, simplex-project the rest."""
+    return jnp.concatenate([project_simplex(x[b.start:b.stop]) if b.simplex
+                            else jnp.clip(x[b.start:b.stop], 0.0, 1.0) for b in blocks])
+
+
+def _free_coordinates(x: jax.Array, g: jax.Array, blocks: Sequence[EncodingBlock]) -> jax.Array:
+    """Coordinates not held at a bound by the ascent direction (the active face's free ones)."""
+    parts = []
+    for b in blocks:
+        xb, gb = x[b.start:b.stop], g[b.start:b.stop]
+        if b.simplex:
+            parts.append(~((xb <= 0) & (gb - gb.mean() < 0)))
+        else:
+            parts.append(~(((xb <= 0) & (gb < 0)) | ((xb >= 1) & (gb > 0))))
+    return jnp.concatenate(parts)
+
+
+def _tangent(v: jax.Array, free: jax.Array, blocks: Sequence[EncodingBlock]) -> jax.Array:
+    """Orthogonal projection of ``v`` onto the face's tangent space (frozen coordinates zero,
+    simplex blocks summing to zero over their free coordinates)."""
+    v = jnp.where(free, v, 0.0)
+    parts = []
+    for b in blocks:
+        vb, fb = v[b.start:b.stop], free[b.start:b.stop]
+        if b.simplex:
+            vb = jnp.where(fb, vb - vb.sum() / jnp.maximum(fb.sum(), 1), 0.0)
+        parts.append(vb)
+    return jnp.concatenate(parts)
+
+
+def ascend(f: Callable[[jax.Array], jax.Array], x0: jax.Array, blocks: Sequence[EncodingBlock],
            *, method: str, num_steps: int, cg_iterations: int,
            initial_radius: float) -> tuple[jax.Array, jax.Array]:
-    """Maximizes a smooth scalar ``f`` over the box ``[lower, upper]`` by projected trust-region steps.
+    """Maximizes a smooth scalar ``f`` over a relaxation by projected trust-region steps.
 
     Args:
       f: objective of one input vector.
-      x0: start, shape ``(F,)``, inside the box.
-      lower, upper: box corners, shape ``(F,)``.
+      x0: start, shape ``(F,)``, inside the relaxation.
+      blocks: the relaxation's factors (``DesignSpace.blocks``), covering ``0..F`` in order.
       method: ``"newton"`` (Steihaug-CG on Hessian-vector products) or ``"gradient"``.
       num_steps: trust-region iterations (fixed: jit- and vmap-friendly).
       cg_iterations: CG iterations per Newton step.
@@ -182,24 +225,28 @@ def ascend(f: Callable[[jax.Array], jax.Array], x0: jax.Array, lower: jax.Array,
     """
     _checks.one_of("ascend", "method", method, METHODS)
     chex.assert_rank(x0, 1)
-    chex.assert_equal_shape((x0, lower, upper))
+    blocks = tuple(blocks)
+    if not blocks or blocks[0].start != 0 or blocks[-1].stop != x0.shape[0] or any(
+            a.stop != b.start for a, b in zip(blocks, blocks[1:])):
+        raise ValueError(f"ascend: blocks must cover coordinates 0..{x0.shape[0]} in order, "
+                         f"got {blocks}")
     grad_f = jax.grad(f)
-    max_radius = jnp.linalg.norm(upper - lower)
+    max_radius = float(np.sqrt(sum(2.0 if b.simplex else 1.0 for b in blocks)))  # the diameter
 
     def step(carry, _):
         x, fx, radius = carry
         g = grad_f(x)
-        free = ~(((x <= lower) & (g < 0)) | ((x >= upper) & (g > 0)))
-        g_free = jnp.where(free, g, 0.0)
+        free = _free_coordinates(x, g, blocks)
+        g_face = _tangent(g, free, blocks)
 
-        def hvp_free(v):
-            return jnp.where(free, hessian_vector_product(f, x, jnp.where(free, v, 0.0)), 0.0)
+        def hvp_face(v):
+            return _tangent(hessian_vector_product(f, x, _tangent(v, free, blocks)), free, blocks)
 
         if method == "newton":
-            p = steihaug_cg(hvp_free, g_free, radius, cg_iterations)
+            p = steihaug_cg(hvp_face, g_face, radius, cg_iterations)
         else:
-            p = radius * g_free / jnp.maximum(jnp.linalg.norm(g_free), 1e-30)
-        x_new = jnp.clip(x + p, lower, upper)
+            p = radius * g_face / jnp.maximum(jnp.linalg.norm(g_face), 1e-30)
+        x_new = project(x + p, blocks)
         s = x_new - x
         predicted = g @ s
         if method == "newton":
@@ -227,13 +274,13 @@ def _score(surrogate_config: surrogate.SurrogateConfig, config: AcquisitionConfi
     return jnp.sqrt(prediction.epistemic_var)
 
 
-@functools.partial(jax.jit, static_argnames=("surrogate_config", "config", "move"))
-def _optimize_starts(surrogate_config, config, move, ensemble, weights, starts, lower, upper):
+@functools.partial(jax.jit, static_argnames=("surrogate_config", "config", "move", "blocks"))
+def _optimize_starts(surrogate_config, config, move, blocks, ensemble, weights, starts):
     def f(x):
         return _score(surrogate_config, config, move, ensemble, weights, x[None])[0]
 
     def run(x0):
-        return ascend(f, x0, lower, upper, method=config.method, num_steps=config.num_steps,
+        return ascend(f, x0, blocks, method=config.method, num_steps=config.num_steps,
                       cg_iterations=config.cg_iterations, initial_radius=config.initial_radius)
 
     return jax.vmap(run)(starts)
@@ -290,9 +337,8 @@ def propose(space: DesignSpace, surrogate_config: surrogate.SurrogateConfig,
     best_queried = [queried[i] for i in np.argsort(-utilities, kind="stable")[:num_best]]
     starts = best_queried + _sample_up_to(space, rng, config.num_starts - len(best_queried),
                                           set(best_queried))
-    lower, upper = space.bounds
-    ends, _ = _optimize_starts(surrogate_config, config, move, ensemble, weights,
-                               jnp.asarray(space.encode_many(starts)), lower, upper)
+    ends, _ = _optimize_starts(surrogate_config, config, move, space.blocks, ensemble, weights,
+                               jnp.asarray(space.encode_many(starts)))
     candidates = list(dict.fromkeys(space.decode(np.asarray(x), exclude=taken) for x in ends))
     scores = np.asarray(_score_batch(surrogate_config, config, move, ensemble, weights,
                                      jnp.asarray(space.encode_many(candidates))))

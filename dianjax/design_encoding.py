@@ -6,15 +6,21 @@ some ops of the shared op list are unavailable, and a :class:`DesignSpace` may c
 predicate over whole designs (e.g. an area limit). Designs are tuples of Python ints, so they are
 hashable and canonical: equal designs are equal keys for de-duplication and caches.
 
-Encoding convention (unitless, every coordinate in the box ``[0, 1]``):
+Encoding convention (unitless, every coordinate in ``[0, 1]``):
 
 - an *ordinal* dimension (ordered numeric knobs: rows in {8, 16, 32, 64}, buffer sizes) is one scalar,
   the *rank* of the index among all values scaled to ``[0, 1]`` (``i / (len(values) - 1)``). Ranks
   rather than raw numbers make geometric grids (powers of two) evenly spaced, i.e. log-scaled.
 - a *nominal* dimension (labels without an order: dataflow in {ws, os, is}, op type) is a one-hot
   block over its *allowed* values. One-hot rather than a learned embedding: it needs no training,
-  keeps every design at a vertex of the box, and makes "nearest valid design" exact and cheap (the
-  squared distance to a one-hot vector is ``|x|^2 - 2 x_k + 1``).
+  keeps every design at a vertex of the relaxation below, and makes "nearest valid design" exact
+  and cheap (the squared distance to a one-hot vector is ``|x|^2 - 2 x_k + 1``).
+
+The continuous relaxation the acquisition is optimized over is the convex hull of all encodings:
+the product of the interval ``[0, 1]`` per ordinal dimension and the probability simplex per nominal
+block (:attr:`DesignSpace.blocks`). Its vertices are one-hot choices, so a maximizer at a vertex is
+a real design; the plain box ``[0, 1]^F`` would let several "one-hot" coordinates be 1 at once,
+points no design has, where the surrogate only extrapolates.
 
 Decoding snaps any vector to the valid design nearest in Euclidean distance. The distance is a sum
 of per-dimension terms, so designs can be enumerated in exactly increasing distance (best-first
@@ -30,10 +36,19 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 Design = tuple[int, ...]
+
+
+class EncodingBlock(NamedTuple):
+    """Coordinates ``[start, stop)`` of one dimension; on a simplex (nominal) or in ``[0, 1]``."""
+
+    start: int
+    stop: int
+    simplex: bool
 
 ORDINAL = "ordinal"
 NOMINAL = "nominal"
@@ -158,9 +173,10 @@ class DesignSpace:
         return math.prod(len(dim.allowed) for dim in self.dimensions)
 
     @property
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper corners of the encoding box (all zeros, all ones)."""
-        return (np.zeros(self.num_features, np.float32), np.ones(self.num_features, np.float32))
+    def blocks(self) -> tuple[EncodingBlock, ...]:
+        """The relaxation's factors, one per dimension, in encoding order (hashable)."""
+        return tuple(EncodingBlock(part.start, part.stop, dim.kind == NOMINAL)
+                     for dim, part in zip(self.dimensions, self._slices))
 
     # -- validity -------------------------------------------------------------------------------
     def _within_subsets(self, design: Sequence[int]) -> bool:
@@ -210,7 +226,7 @@ class DesignSpace:
         """The valid design nearest to ``x`` (Euclidean, in encoding space) that is not excluded.
 
         Args:
-          x: a vector of shape ``(num_features,)``; values outside the box are clipped to it first.
+          x: a vector of shape ``(num_features,)``; values outside ``[0, 1]`` are clipped first.
           exclude: designs to skip (e.g. those already queried).
           max_candidates: how many designs, in increasing distance, to try before giving up.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dianjax import acquisition, surrogate
-from dianjax.design_encoding import Dimension, DesignSpace
+from dianjax.design_encoding import Dimension, DesignSpace, EncodingBlock
 
 TINY = surrogate.SurrogateConfig(hidden_sizes=(8, 8), num_members=3, num_steps=30)
 
@@ -70,9 +70,13 @@ def test_steihaug_cg_newton_step_inside_and_boundary_steps():
     assert float(jnp.linalg.norm(convex)) == pytest.approx(0.3, rel=1e-4)
 
 
-def _ascend(f, x0, method, num_steps):
-    lower, upper = jnp.zeros_like(x0), jnp.ones_like(x0)
-    return jax.jit(functools.partial(acquisition.ascend, f, lower=lower, upper=upper, method=method,
+def _box(num_features):
+    return tuple(EncodingBlock(i, i + 1, False) for i in range(num_features))
+
+
+def _ascend(f, x0, method, num_steps, blocks=None):
+    blocks = _box(x0.shape[0]) if blocks is None else blocks
+    return jax.jit(functools.partial(acquisition.ascend, f, blocks=blocks, method=method,
                                      num_steps=num_steps, cg_iterations=x0.shape[0],
                                      initial_radius=0.5))(x0)
 
@@ -101,6 +105,39 @@ def test_ascend_stays_in_the_box_and_reaches_the_constrained_optimum(method):
     projected = jnp.where((x <= 0) & (g < 0) | (x >= 1) & (g > 0), 0.0, g)
     assert float(jnp.abs(projected).max()) < 1e-2
     np.testing.assert_allclose(fx, fx[0], rtol=1e-4, atol=1e-5)  # one concave optimum
+
+
+@pytest.mark.parametrize("v", [[0.2, 0.3, 0.5], [2.0, -1.0, 0.5], [-3.0, -3.0, -3.0], [0.9, 0.9, 5.0]])
+def test_project_simplex_is_the_nearest_point_of_the_simplex(v):
+    v = jnp.array(v)
+    p = acquisition.project_simplex(v)
+    assert float(p.min()) >= 0 and float(p.sum()) == pytest.approx(1.0, abs=1e-6)
+    grid = [np.array([a, b, 1 - a - b]) for a in np.linspace(0, 1, 101) for b in np.linspace(0, 1, 101)
+            if a + b <= 1 + 1e-9]
+    nearest = min(float(np.sum((q - np.asarray(v)) ** 2)) for q in grid)
+    assert float(jnp.sum((p - v) ** 2)) <= nearest + 1e-6
+
+
+@pytest.mark.parametrize("method", acquisition.METHODS)
+def test_ascend_on_a_simplex_and_an_interval(method):
+    # Coordinates 0-2: a simplex (a one-hot block), coordinate 3: an ordinal in [0, 1].
+    blocks = (EncodingBlock(0, 3, True), EncodingBlock(3, 4, False))
+    target = jnp.array([0.9, 0.6, -0.2, 1.4])  # outside the relaxation
+
+    def f(x):
+        return -jnp.sum((x - target) ** 2)
+
+    x, fx = _ascend(f, jnp.array([0.0, 0.0, 1.0, 0.0]), method, 30, blocks)
+    np.testing.assert_allclose(x, [0.65, 0.35, 0.0, 1.0], atol=1e-3)  # the projection of target
+    linear_x, _ = _ascend(lambda x: x @ jnp.array([0.1, 0.3, 0.2, -1.0]),
+                          jnp.array([1 / 3, 1 / 3, 1 / 3, 0.5]), method, 30, blocks)
+    np.testing.assert_allclose(linear_x, [0.0, 1.0, 0.0, 0.0], atol=1e-4)  # a vertex: a design
+
+
+def test_ascend_checks_blocks():
+    with pytest.raises(ValueError, match=r"blocks must cover coordinates 0..3 in order"):
+        acquisition.ascend(lambda x: x.sum(), jnp.zeros(3), (EncodingBlock(0, 2, False),),
+                           method="newton", num_steps=1, cg_iterations=1, initial_radius=0.1)
 
 
 def test_upper_confidence_bound_formula():

@@ -35,6 +35,7 @@ def test_layout_and_encoding():
     x = space.encode((2, 3, 1, 1, 3))
     np.testing.assert_array_equal(x, np.array([0, 0, 1, 0, 0, 0, 1, 1 / 3, 0, 1, 0, 1], np.float32))
     assert x.dtype == np.float32
+    assert space.blocks == ((0, 3, True), (3, 7, True), (7, 8, False), (8, 11, True), (11, 12, False))
     assert space.values((2, 3, 1, 1, 3)) == {"layer0.op": "dwsep3", "layer1.op": "skip", "rows": 16,
                                              "dataflow": "os", "cols": 64}
 
