@@ -275,7 +275,25 @@ def _score(surrogate_config: surrogate.SurrogateConfig, config: AcquisitionConfi
 
 
 @functools.partial(jax.jit, static_argnames=("surrogate_config", "config", "move", "blocks"))
-def _optimize_starts(surrogate_config, config, move, blocks, ensemble, weights, starts):
+def maximize_score(surrogate_config: surrogate.SurrogateConfig, config: AcquisitionConfig,
+                   move: str, blocks: tuple[EncodingBlock, ...], ensemble: surrogate.Ensemble,
+                   weights: jax.Array, starts: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Runs :func:`ascend` on a move's score (``"ucb"`` or ``"uncertainty"``) from every start.
+
+    Args:
+      surrogate_config, ensemble: the fitted surrogate.
+      config: acquisition settings (method, steps, CG iterations, radius, UCB weights).
+      move: ``"ucb"`` (the UCB of the utility) or ``"uncertainty"`` (its epistemic std).
+      blocks: the relaxation (``DesignSpace.blocks``).
+      weights: ``(K,)`` utility weights.
+      starts: ``(S, F)`` start points in the relaxation.
+
+    Returns:
+      End points ``(S, F)`` and the score there ``(S,)``.
+    """
+    _checks.one_of("maximize_score", "move", move, MOVES[:2])
+    chex.assert_rank(starts, 2)
+
     def f(x):
         return _score(surrogate_config, config, move, ensemble, weights, x[None])[0]
 
@@ -337,7 +355,7 @@ def propose(space: DesignSpace, surrogate_config: surrogate.SurrogateConfig,
     best_queried = [queried[i] for i in np.argsort(-utilities, kind="stable")[:num_best]]
     starts = best_queried + _sample_up_to(space, rng, config.num_starts - len(best_queried),
                                           set(best_queried))
-    ends, _ = _optimize_starts(surrogate_config, config, move, space.blocks, ensemble, weights,
+    ends, _ = maximize_score(surrogate_config, config, move, space.blocks, ensemble, weights,
                                jnp.asarray(space.encode_many(starts)))
     candidates = list(dict.fromkeys(space.decode(np.asarray(x), exclude=taken) for x in ends))
     scores = np.asarray(_score_batch(surrogate_config, config, move, ensemble, weights,
