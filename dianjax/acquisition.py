@@ -8,7 +8,8 @@ the upper confidence bound is optimistic in both uncertainties::
 A round proposes one new design by one of three moves:
 
 - ``"ucb"``: maximize the UCB with respect to the encoded input ``x`` over the space's relaxation
-  (``[0, 1]`` per ordinal coordinate, the probability simplex per one-hot block), from several starts, then snap each end point to the nearest valid, not yet queried design, and keep the
+  (``[0, 1]`` per ordinal coordinate, the probability simplex per one-hot block), from several
+  starts, then snap each end point to the nearest valid, not yet queried design, and keep the
   snapped design with the highest UCB. BOSHCODE's GOBI step, with the second-order update below.
 - ``"uncertainty"``: the same with the epistemic standard deviation as objective (explore where the
   ensemble disagrees most).

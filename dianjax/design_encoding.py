@@ -1,4 +1,4 @@
-"""Discrete design spaces and their continuous encoding, for surrogate search over (network, accelerator) pairs.
+"""Discrete design spaces and their continuous encoding, for surrogate search over design pairs.
 
 A *design* is a tuple of choice indices, one per :class:`Dimension`; index ``i`` of a dimension picks
 ``values[i]``. A dimension may permit only a subset of its values (``allowed``), e.g. a layer where

@@ -179,7 +179,7 @@ def fit(config: SurrogateConfig, x: np.ndarray, y: np.ndarray, key: jax.Array) -
 
 def member_moments(config: SurrogateConfig, ensemble: Ensemble,
                    x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Every member's mean and aleatoric variance at ``x (B, F)``, each ``(E, B, K)``, objective units."""
+    """Each member's mean and aleatoric variance at ``x (B, F)``, ``(E, B, K)``, objective units."""
     chex.assert_rank(x, 2)
     module = _module(config, ensemble.target_mean.shape[-1])
     mean, variance = jax.vmap(module.apply, in_axes=(0, None))(ensemble.params, x)

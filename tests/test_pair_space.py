@@ -1,4 +1,4 @@
-"""Pair space: layer op subsets, hardware grid and area limit, round trips, sim and training oracles."""
+"""Pair space: op subsets, hardware grid, area limit, round trips, sim and training oracles."""
 
 import math
 
