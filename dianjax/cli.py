@@ -10,6 +10,7 @@ import sys
 
 # name -> (module with ``main(argv, prog)``, one-line help)
 _COMMANDS = {
+    "search": ("dianjax.search", "jointly search a network and its accelerator (quickstart by default)"),
     "simulate": ("sim.cli", "simulate a network on an accelerator with the exact simulator"),
     "plot": ("dianjax.plots", "draw a search run's curves and choice probabilities (PNG)"),
     "train": ("dianjax.train", "train a derived network from scratch and test it (final training)"),
