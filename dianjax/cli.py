@@ -14,6 +14,7 @@ _COMMANDS = {
     "simulate": ("sim.cli", "simulate a network on an accelerator with the exact simulator"),
     "plot": ("dianjax.plots", "draw a search run's curves and choice probabilities (PNG)"),
     "train": ("dianjax.train", "train a derived network from scratch and test it (final training)"),
+    "refine": ("dianjax.refine_cli", "refine a search's pairs by simulator + training queries"),
 }
 
 

@@ -35,6 +35,7 @@ from sim.energy import EnergyTable
 from sim.simulator import simulate_network
 
 Oracle = Callable[[Design], Mapping[str, float]]
+SIMULATOR_METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s", "log2_edp")
 _HARDWARE_FIELDS = tuple(f.name for f in dataclasses.fields(Accelerator))
 
 
@@ -127,8 +128,9 @@ class PairSpace:
 def simulator_oracle(pair_space: PairSpace, batch: int = 1) -> Oracle:
     """Hardware metrics of a pair from ``sim.simulate_network`` (batch ``batch``).
 
-    Returns ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp_pj_s`` and ``log2_edp`` (log2 of the
-    EDP in pJ s: additive in the doublings of latency and energy, a well-scaled regression target).
+    Returns :data:`SIMULATOR_METRICS`: ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp_pj_s`` and
+    ``log2_edp`` (log2 of the EDP in pJ s: additive in the doublings of latency and energy, a
+    well-scaled regression target).
     """
     _checks.positive_int("simulator_oracle", "batch", batch)
 

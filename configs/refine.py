@@ -1,0 +1,44 @@
+"""Refine a joint search's pairs with few simulator + training queries (BOSHCODE-style, issue 7).
+
+Command:  dianjax refine --from runs/quickstart                  (this config; --workdir
+          runs/quickstart/refine)
+          dianjax refine --from runs/quickstart --budget 20      (a rerun continues the same log)
+          dianjax refine --from runs/quickstart --config.objectives.accuracy=0.0
+                                                     (hardware only: minimize log2 EDP, no training)
+Expected: on a quickstart search run (digits), about 4 minutes on a 2-core CPU: every distinct
+network trains for 5 epochs (~10 s each) and every round fits the surrogate ensemble (~5 s); the
+best pair's utility at least the search's pair's (the search's pair is the first query).
+"""
+
+import dataclasses
+
+import ml_collections
+
+from dianjax.acquisition import AcquisitionConfig
+from dianjax.surrogate import SurrogateConfig
+
+
+def get_config():
+    config = ml_collections.ConfigDict()
+    config.seed = 0                    # random seed pairs, each round's PRNG key, training seed
+    config.budget = 12                 # queries after the seeds (--budget overrides)
+    config.top_k = 8                   # the search's most probable pairs queried first (8 stored)
+    config.num_random_seeds = 4        # random valid pairs queried after the search's
+    # Utility = sum(weight * metric); weight > 0 maximizes, < 0 minimizes, 0 leaves the metric out.
+    # accuracy: test accuracy (fraction) after the short training below; the others come from
+    # the simulator: log2_edp (log2 of EDP in pJ s), latency_s, energy_pj, area_mm2, edp_pj_s.
+    config.objectives = ml_collections.ConfigDict(dict(
+        accuracy=1.0,
+        log2_edp=-0.02,                # 2 points of accuracy per halving of the EDP
+        latency_s=0.0, energy_pj=0.0, area_mm2=0.0, edp_pj_s=0.0))
+    # The accuracy oracle's schedule (the rest as configs/train_derived.py; dataset, data dir and
+    # space are the search's).
+    config.train = ml_collections.ConfigDict(dict(
+        num_epochs=5,
+        batch_size=64,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        label_smoothing=0.1))
+    config.surrogate = ml_collections.ConfigDict(dataclasses.asdict(SurrogateConfig()))
+    config.acquisition = ml_collections.ConfigDict(dataclasses.asdict(AcquisitionConfig()))
+    return config
