@@ -123,7 +123,12 @@ def seed_pairs(run: SearchRun, pair_space: PairSpace, top_k: int) -> SeedPairs:
     designs, labels, skipped = [], [], []
     for label, ops, accelerator in entries:
         try:
-            design = pair_space.design_of(ops, Accelerator.from_dict(accelerator))
+            accelerator = Accelerator.from_dict(accelerator)
+            area_mm2 = pair_space.energy_table.accelerator_area_mm2(accelerator)
+            if pair_space.max_area_mm2 is not None and area_mm2 > pair_space.max_area_mm2:
+                raise ValueError(f"accelerator area {area_mm2:.4g} mm2 exceeds the search's "
+                                 f"cost.max_area_mm2={pair_space.max_area_mm2:g}")
+            design = pair_space.design_of(ops, accelerator)
         except ValueError as error:
             skipped.append(f"{label}: {error}")
             continue
