@@ -307,7 +307,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     [--workdir DIR]``."""
     from dianjax.config import load_config, split_config_args
 
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.splitlines()[0],
+        epilog="--config FILE|NAME (default configs/refine.py) and --config.key=value overrides "
+               "set objectives, seeds, the training schedule, surrogate and acquisition")
     parser.add_argument("--from", dest="run_dir", required=True,
                         help="a finished `dianjax search` run directory (its --workdir)")
     parser.add_argument("--budget", type=int, default=None,
