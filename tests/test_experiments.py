@@ -1,0 +1,206 @@
+"""The experiment scripts on tiny quickstart searches: plans, baselines, tables, resume, refusals."""
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dianjax import data, pareto
+from dianjax.config import load_config
+from dianjax.hardware_space import mapping_slots
+from dianjax.search_config import MODES, make_setup
+from dianjax.search_space import get_space
+from sim import simulate_network
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+# four logit steps, no warm-up: one compiled search step per run (compile time dominates)
+TINY = ["--config.search.warmup_steps=0", "--config.search.steps=4",
+        "--config.data.batch_size=32", "--config.log_every_steps=2",
+        "--config.checkpoint_every_steps=4"]
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(f"experiments_{name}", EXPERIMENTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sweep = _script("pareto_sweep")
+ablations = _script("ablations")
+cosearch = _script("cifar10_cosearch")
+
+
+def test_plan_sweeps_lam_only_where_it_enters():
+    runs = sweep.plan_runs(["random", "no_hw_loss", "joint", "decoupled"], ["edp", "latency"],
+                           [0.0, 1.0, 3.0], [0, 1])
+    assert len(runs) == 2 * (2 * 3 + 2 + 2)
+    assert len({run.name for run in runs}) == len(runs)
+    assert {run.method for run in runs} == {"joint", "no_hw_loss", "decoupled"}
+    assert all((run.lam is None) == (run.method not in pareto.LAM_MODES) for run in runs)
+    config = runs[0].config(load_config("quickstart"))
+    assert runs[0] == sweep.Run("joint", "edp", 0.0, 0) and runs[0].name == "joint/edp/lam0/seed0"
+    assert (config.search.mode, config.cost.objective, config.cost.lam, config.seed) == (
+        "joint", "edp", 0.0, 0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "joint,bogus"], "'bogus' is not allowed"),
+    (["--objectives", "speed"], "'speed' is not allowed"),
+    (["--lams", "1,-2"], "--lams must be >= 0"),
+    (["--lams", "a"], "--lams must be a comma-separated list of float"),
+    (["--methods", "joint,random"], "add no_hw_loss"),
+    (["--accuracy", "derived_test"], "final_train.enabled"),
+    (["--config.cost.bogus=1"], "cost.bogus"),
+    (["--config.search.fixed_hardware.rows=12"], "fixed_hardware.rows=12"),
+])
+def test_sweep_rejects_bad_arguments_before_any_run(args, message, tmp_path, capsys):
+    assert sweep.main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_random_pairs_are_uniform_valid_and_reproducible():
+    setup = make_setup(load_config("quickstart"))
+    pairs = sweep.random_pairs(setup, 40, np.random.default_rng(3))
+    again = sweep.random_pairs(setup, 40, np.random.default_rng(3))
+    assert [(n.op_indices, d.accelerator) for n, d in pairs] == [
+        (n.op_indices, d.accelerator) for n, d in again]
+    mask = setup.space.op_mask()
+    for network, design in pairs:
+        assert all(mask[layer, k] for layer, k in enumerate(network.op_indices))
+        setup.hardware.indices(design.accelerator)  # raises if off the grid
+        assert set(design.fold_orders) == set(mapping_slots(setup.table))
+    used = {knob: {getattr(d.accelerator, knob) for _, d in pairs} for knob in ("rows", "dataflow")}
+    assert used["rows"] == set(setup.hardware.rows) and used["dataflow"] == set(
+        setup.hardware.dataflow)
+    assert len({n.op_indices for n, _ in pairs}) > 20
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    args = [*TINY, "--methods", "joint,no_hw_loss,random", "--objectives", "edp", "--lams", "3",
+            "--random-pairs", "2", "--out", str(out)]
+    assert sweep.main(args) == 0
+    return out, args
+
+
+def test_sweep_writes_runs_tables_and_front(swept, capsys):
+    out, _ = swept
+    summary = json.loads((out / "summary.json").read_text())
+    rows = summary["runs"]
+    assert [row["run"] for row in rows] == [
+        "joint/edp/lam3/seed0", "no_hw_loss/edp/seed0", "random/seed0/pair0",
+        "random/seed0/pair1"]
+    assert summary["accuracy"] == "supernet_val"
+    assert summary["reference"]["cost"] == pytest.approx(1.1 * max(row["edp"] for row in rows))
+    table = {entry["method"]: entry for entry in summary["hypervolume"]}
+    assert list(table) == ["joint", "no_hw_loss", "random"]
+    assert table["joint"]["points"] == 1 and table["random"]["points"] == 2
+    for entry in table.values():
+        accuracy = [r["supernet_val"] for r in rows if r["method"] == entry["method"]]
+        edp = [r["edp"] for r in rows if r["method"] == entry["method"]]
+        assert entry["hypervolume"] == pytest.approx(pareto.hypervolume_2d(
+            accuracy, edp, pareto.Reference(**summary["reference"])) / summary["reference"]["cost"])
+    with (out / "hypervolume.csv").open() as file:
+        assert [r["method"] for r in csv.DictReader(file)] == ["joint", "no_hw_loss", "random"]
+    with (out / "summary.csv").open() as file:
+        assert len(list(csv.DictReader(file))) == 4
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_random_pairs_are_measured_by_supernet_and_simulator(swept):
+    out, _ = swept
+    rows = json.loads((out / "random" / "seed0.json").read_text())["rows"]
+    setup = make_setup(load_config("quickstart"))
+    for row in rows:
+        assert 0.0 <= row["supernet_val"] <= 1.0 and 0.0 <= row["supernet_test"] <= 1.0
+        assert row["derived_test"] is None and row["lam"] is None
+    pairs = sweep.random_pairs(setup, 2, np.random.default_rng(0))
+    for row, (network, design) in zip(rows, pairs):
+        sim_network = network.network()
+        report = simulate_network(sim_network, design.accelerator, design.mappings(sim_network))
+        assert row["ops"] == " ".join(network.op_names)
+        assert row["edp"] == report.energy_pj * report.latency_s
+
+
+def test_sweep_rerun_reads_finished_runs_back(swept, capsys):
+    out, args = swept
+    stamps = {path: path.stat().st_mtime_ns for path in out.rglob("result.json")}
+    cache = (out / "random" / "seed0.json").stat().st_mtime_ns
+    before = (out / "summary.json").read_text()
+    assert sweep.main(args) == 0
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("result.json")} == stamps
+    assert (out / "random" / "seed0.json").stat().st_mtime_ns == cache
+    assert (out / "summary.json").read_text() == before
+    assert "hypervolume of accuracy (supernet_val)" in capsys.readouterr().out
+
+
+def test_run_or_load_refuses_a_finished_run_of_another_config(swept):
+    out, _ = swept
+    config = sweep.Run("joint", "edp", 3.0, 0).config(load_config("quickstart"))
+    with pytest.raises(ValueError, match="different config"):
+        pareto.run_or_load(config, out / "runs" / "joint" / "edp" / "lam3" / "seed0")
+
+
+@pytest.mark.parametrize("space, expected", [("quickstart", "mb_k3_e3"), ("cifar", "mb_k3_e6")])
+def test_fixed_net_default_is_mobilenet_v2_block(space, expected):
+    network = get_space(space)
+    assert ablations.mobilenet_v2_ops(network) == (expected,) * network.num_layers
+    config = ablations.mode_config(load_config("quickstart"), "fixed_net", 4)
+    assert config.search.fixed_ops == ("mb_k3_e3",) * 4 and config.seed == 4
+    make_setup(config)
+
+
+def test_ablation_modes_share_the_config_but_the_mode_and_seed():
+    base = load_config("quickstart")
+    configs = {mode: ablations.mode_config(base, mode, 1) for mode in MODES}
+    for mode, config in configs.items():
+        assert (config.search.mode, config.seed) == (mode, 1)
+        changed = pareto.with_values(config, {"search.mode": "joint", "seed": 0,
+                                              "search.fixed_ops": ()})
+        assert changed.to_dict() == base.to_dict()
+    accelerator = make_setup(configs["fixed_hw"]).fixed_design().accelerator
+    assert pareto.accelerator_label(accelerator.to_dict()) == "16x16 ws 64/64/64KiB bw16"
+
+
+def test_ablations_table(tmp_path, capsys):
+    assert ablations.main(["--modes", "joint,bogus", "--out", str(tmp_path)]) == 2
+    assert ablations.main([*TINY, "--modes", "fixed_net", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    (row,) = json.loads((tmp_path / "ablations.json").read_text())["runs"]
+    assert row["method"] == "fixed_net" and row["ops"] == "mb_k3_e3 mb_k3_e3 mb_k3_e3 mb_k3_e3"
+    assert row["ops"] in text and row["accelerator"] in text and f"{row['edp']:.4g}" in text
+    assert row["err_edp"] is not None and row["search_wall_s"] > 0
+    assert (tmp_path / "ablations.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cifar10_refuses_on_cpu_without_force(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cosearch.main(["--out", str(out)]) == 2
+    text = capsys.readouterr().out
+    assert "--force" in text and "9750 search steps" in text and "200 epochs" in text
+    assert not out.exists()
+
+
+def test_cifar10_unprepared_data_names_the_command(tmp_path):
+    with pytest.raises(data.DatasetNotPreparedError, match="tfds build"):
+        cosearch.main(["--force", f"--config.data.data_dir={tmp_path}", "--out",
+                       str(tmp_path / "run")])
+
+
+def test_cosearch_pipeline_with_final_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--config", "quickstart", *TINY, "--config.final_train.num_epochs=1", "--force",
+            "--out", str(out)]
+    assert cosearch.main(args) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert 0.0 <= result["accuracy"]["derived_test"] <= 1.0
+    with (out / "summary.csv").open() as file:
+        (row,) = csv.DictReader(file)
+    assert float(row["derived_test"]) == result["accuracy"]["derived_test"]
+    assert (out / "curves.png").is_file() and "accuracy" in capsys.readouterr().out
