@@ -20,8 +20,8 @@ Table: mode, seed, ops, accelerator, supernet accuracy on the val part of the tr
 the test split, and ``derived_test`` when the config trains the derived network), the simulator's
 latency (s), energy (pJ), area (mm^2) and EDP (pJ s), the cost model's relative error against the
 simulator, and the search's wall time (s); with several seeds also the mean and standard deviation
-per mode. Runs live in ``OUT/runs/<mode>/seed<seed>``: a finished one is read back, an interrupted one
-resumes from its checkpoint; the table covers every run under ``OUT/runs``. Writes
+per mode. Runs live in ``OUT/runs/<mode>/seed<seed>``: a finished one is read back, an interrupted
+one resumes from its checkpoint; the table covers every run under ``OUT/runs``. Writes
 ``ablations.csv``, ``ablations.json`` and ``ablations.png`` (accuracy vs EDP per mode).
 """
 

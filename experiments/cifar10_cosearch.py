@@ -5,8 +5,8 @@ Command:  python experiments/cifar10_cosearch.py [--config cifar10] [--config.ke
           (prepare CIFAR-10 once, see the README: ``tfds build cifar10``; without it the data loader
           stops with the command to run)
 
-The search of ``configs/cifar10.py`` (DIAN-style joint search, FBNet-like 22-layer space, 50 epochs of
-195 steps of batch 128, the first 10 weights only) with ``final_train.enabled=True`` (the derived
+The search of ``configs/cifar10.py`` (DIAN-style joint search, FBNet-like 22-layer space, 50 epochs
+of 195 steps of batch 128, the first 10 weights only) with ``final_train.enabled=True`` (the derived
 network trained from scratch, 200 epochs), meant for one GPU. On a machine where JAX sees no GPU or
 TPU the script prints the scale of the run and stops unless ``--force`` is given (``--config
 quickstart --force`` runs the same pipeline on the embedded digits on a CPU).

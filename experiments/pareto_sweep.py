@@ -30,8 +30,8 @@ the same exact simulator (``sim.simulate_network``), so the fronts are comparabl
   have no ``derived_test``.
 
 The front is drawn and the hypervolume computed for ``--accuracy`` (default ``derived_test`` if
-``config.final_train.enabled``, else ``supernet_val``) against the simulated EDP (pJ s), every method
-against one reference point: accuracy 0 and the worst EDP of all points x 1.1
+``config.final_train.enabled``, else ``supernet_val``) against the simulated EDP (pJ s), every
+method against one reference point: accuracy 0 and the worst EDP of all points x 1.1
 (:func:`dianjax.pareto.common_reference`). ``hypervolume`` is the dominated area as a fraction of
 the box between that reference and the ideal point (accuracy 1, EDP 0); ``hypervolume_log`` measures
 EDP in decades (accuracy x decades), which weighs the low-EDP end as much as the high one.
@@ -130,7 +130,7 @@ def restore_state(setup: SearchSetup, run_dir: Path) -> SearchState:
 
 def random_pairs(setup: SearchSetup, count: int,
                  rng: np.random.Generator) -> list[tuple[DerivedNetwork, HardwareDesign]]:
-    """``count`` uniform pairs: an available op per layer, a choice per knob and per mapping slot."""
+    """``count`` uniform pairs: an available op per layer, a choice per knob and per mapping slot"""
     mask = setup.space.op_mask()
     slots = mapping_slots(setup.table)
     pairs = []

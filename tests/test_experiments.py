@@ -1,4 +1,4 @@
-"""The experiment scripts on tiny quickstart searches: plans, baselines, tables, resume, refusals."""
+"""The experiment scripts on tiny quickstart searches: plans, baselines, tables, resume."""
 
 import csv
 import importlib.util
