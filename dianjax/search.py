@@ -160,7 +160,7 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
             manager.wait_until_finished()
     if end < total:
         return None
-    return finalize(setup, state, workdir, val_data, mesh,
+    return finalize(setup, state, workdir, train_data, val_data, mesh,
                     search_wall_s=time.perf_counter() - start_time, resumed_from_step=start)
 
 

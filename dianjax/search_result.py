@@ -5,7 +5,8 @@
 - ``network``: ops per searchable layer (names and indices), MACs, parameters;
 - ``hardware``: the derived accelerator (``sim.Accelerator`` JSON) and the fold order per mapping slot;
 - ``accuracy``: the supernet's accuracy on the val part of the train split and on the test split,
-  with the derived network's ops (one-hot op weights, batch norm in inference mode); and, if
+  with the derived network's ops (one-hot op weights, batch-norm statistics re-estimated for that
+  path on train batches, then inference mode); and, if
   ``final_train.enabled``, the test accuracy of the derived network trained from scratch;
 - ``simulated``: ``sim.simulate_network`` of the derived network on the derived accelerator:
   latency, energy, area, EDP, EDAP, cycles;
@@ -32,6 +33,7 @@ from sim.simulator import simulate_network
 
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
+BN_RECALIBRATION_BATCHES = 30
 _COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp")
 
 
@@ -60,17 +62,50 @@ def candidates(setup: SearchSetup, state: SearchState, k: int = NUM_CANDIDATES) 
     return out
 
 
-def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
-                      dataset: data.Dataset, mesh) -> float:
-    """Accuracy of the supernet with the derived ops (one-hot weights, inference-mode batch norm)."""
+def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
     weights = np.zeros((setup.space.num_layers, setup.space.num_ops), np.float32)
     weights[np.arange(setup.space.num_layers), derived.op_indices] = 1.0
-    weights = jax.numpy.asarray(weights)
+    return jax.numpy.asarray(weights)
+
+
+def recalibrate_batch_stats(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
+                            dataset: data.Dataset, mesh, num_batches: int = BN_RECALIBRATION_BATCHES):
+    """Batch-norm running statistics of the derived path, re-estimated on ``num_batches`` batches.
+
+    During a soft search every layer normalizes the *mixture* of its inputs, so the running
+    statistics do not match the single path of the derived network; one-shot NAS re-estimates them
+    before evaluating a path (Guo et al., "Single Path One-Shot NAS", ECCV 2020, Sec. 3.3).
+    """
+    weights = _one_hot(setup, derived)
+    model = Supernet(setup.space)
+
+    @jax.jit
+    def update(batch_stats, images):
+        _, updates = model.apply({"params": state.params, "batch_stats": batch_stats}, images,
+                                 weights, train=True, hard=True, mutable=["batch_stats"])
+        return updates["batch_stats"]
+
+    batch_stats = state.batch_stats
+    for step in range(num_batches):
+        batch = dataset.train_batch(step, setup.config.data.batch_size, setup.config.seed + 2)
+        batch_stats = update(batch_stats, parallel.shard_batch(batch, mesh)["image"])
+    return batch_stats
+
+
+def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
+                      dataset: data.Dataset, mesh, batch_stats=None) -> float:
+    """Accuracy of the supernet with the derived ops (one-hot weights, inference-mode batch norm).
+
+    ``batch_stats``: the statistics to normalize with (:func:`recalibrate_batch_stats`); ``None``
+    uses the search's own running averages.
+    """
+    batch_stats = state.batch_stats if batch_stats is None else batch_stats
+    weights = _one_hot(setup, derived)
     model = Supernet(setup.space)
 
     @jax.jit
     def correct(batch):
-        logits = model.apply({"params": state.params, "batch_stats": state.batch_stats},
+        logits = model.apply({"params": state.params, "batch_stats": batch_stats},
                              batch["image"], weights, train=False, hard=True)
         return ((logits.argmax(-1) == batch["label"]) * batch["mask"]).sum(), batch["mask"].sum()
 
@@ -96,8 +131,8 @@ def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) 
     return train_and_evaluate(train_config, workdir / "final_train")
 
 
-def finalize(setup: SearchSetup, state: SearchState, workdir: Path, val_data: data.Dataset, mesh,
-             search_wall_s: float, resumed_from_step: int) -> dict:
+def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: data.Dataset,
+             val_data: data.Dataset, mesh, search_wall_s: float, resumed_from_step: int) -> dict:
     """Discretizes, simulates, measures accuracy (and trains if asked); writes ``result.json``."""
     mask = setup.space.op_mask()
     if setup.mode == "fixed_net":
@@ -117,6 +152,7 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, val_data: da
                  "utilization": report.utilization}
     predicted = {key: float(value) for key, value in cost.design_cost(network, design).items()}
     test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None)
+    batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)
     result = {
         "mode": setup.mode,
         "space": setup.config.space,
@@ -127,8 +163,10 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, val_data: da
         "network": {"ops": list(derived.op_names), "op_indices": list(derived.op_indices),
                     "macs": network.macs, "sim_network": network.to_dict()},
         "hardware": design.to_dict(),
-        "accuracy": {"supernet_val": supernet_accuracy(setup, state, derived, val_data, mesh),
-                     "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh)},
+        "accuracy": {"supernet_val": supernet_accuracy(setup, state, derived, val_data, mesh,
+                                                       batch_stats),
+                     "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh,
+                                                        batch_stats)},
         "simulated": simulated,
         "predicted": {key: predicted[key] for key in _COMPARED if key in predicted},
         "relative_error": {key: abs(predicted[key] - simulated[key]) / abs(simulated[key])

@@ -29,7 +29,7 @@ import optax
 from dianjax import cost, relax
 from dianjax.search_config import SearchSetup
 from dianjax.supernet import Supernet, init_supernet
-from dianjax.train import cross_entropy
+from dianjax.train import cross_entropy, make_optimizer
 
 
 class Phase(NamedTuple):
@@ -84,16 +84,11 @@ class Optimizers(NamedTuple):
     hw: optax.GradientTransformation
 
 
-def _kernel_mask(params):
-    return jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key == "kernel", params)
-
-
 def make_optimizers(setup: SearchSetup) -> Optimizers:
     """SGD + momentum with cosine decay (weights), Adam (op logits), Adam (hardware logits)."""
     search = setup.config.search
-    schedule = optax.cosine_decay_schedule(search.weight_lr, decay_steps=setup.total_steps)
-    weights = optax.chain(optax.add_decayed_weights(search.weight_decay, mask=_kernel_mask),
-                          optax.sgd(schedule, momentum=search.weight_momentum))
+    weights, _ = make_optimizer(search.weight_lr, search.weight_momentum, False,
+                                search.weight_decay, setup.total_steps)
     return Optimizers(weights, optax.adam(search.arch_lr), optax.adam(search.hw_lr))
 
 

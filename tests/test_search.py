@@ -143,3 +143,9 @@ def test_larger_lam_gives_a_cheaper_simulated_pair(baseline, tmp_path):
     costly = run_search(tiny_config(**{"cost.lam": 20.0}), tmp_path)
     assert costly["simulated"]["edp"] < free["simulated"]["edp"]
     assert costly["network"]["macs"] < free["network"]["macs"]
+
+
+@pytest.mark.parametrize("name", ["quickstart", "cifar10", "cifar100", "imagenet"])
+def test_bundled_configs_are_valid(name):
+    setup = make_setup(load_config(name))
+    assert setup.total_steps > 0
