@@ -33,9 +33,9 @@ from matplotlib.figure import Figure
 
 from dianjax.config import apply_override
 from dianjax.refine import pareto_front
+from dianjax.search import CONFIG_FILE, run_search
+from dianjax.search_result import RESULT_FILE
 
-RESULT_FILE = "result.json"  # the name dianjax.search_result writes
-CONFIG_FILE = "config.json"  # the name dianjax.search writes
 ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
 LAM_MODES = ("joint", "fixed_hw")  # modes whose op logits see lam (dianjax.search_steps.phase_at)
 _SIMULATED = ("latency_s", "energy_pj", "area_mm2", "edp", "edap")
@@ -103,8 +103,6 @@ def run_or_load(config: ml_collections.ConfigDict, run_dir: str | Path) -> dict:
     Raises:
       ValueError: if ``run_dir`` holds a finished search of a different config.
     """
-    from dianjax.search import run_search  # the search pulls in JAX models and data pipelines
-
     run_dir = Path(run_dir)
     result_path = run_dir / RESULT_FILE
     if result_path.is_file():

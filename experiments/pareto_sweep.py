@@ -25,9 +25,10 @@ the same exact simulator (``sim.simulate_network``), so the fronts are comparabl
   layer, a choice per accelerator knob, a fold order per mapping slot). Accuracy is measured by
   weight sharing, exactly as for the searched pairs' ``supernet_val`` / ``supernet_test``: the
   supernet of that seed's ``no_hw_loss`` run (first objective; its op logits saw no hardware cost,
-  so its weights are not tuned to cheap ops) with the pair's ops one-hot
-  (``dianjax.search_result.supernet_accuracy``). Random pairs are not trained from scratch, so they
-  have no ``derived_test``.
+  so its weights are not tuned to cheap ops) with the pair's ops one-hot and its batch-norm
+  statistics re-estimated on the train part (``dianjax.search_result.recalibrate_batch_stats``,
+  ``supernet_accuracy``), the procedure of the searched pairs. Random pairs are not trained from
+  scratch, so they have no ``derived_test``.
 
 The front is drawn and the hypervolume computed for ``--accuracy`` (default ``derived_test`` if
 ``config.final_train.enabled``, else ``supernet_val``) against the simulated EDP (pJ s), every
@@ -63,7 +64,7 @@ from dianjax import data, parallel, pareto
 from dianjax.config import load_config, split_config_args
 from dianjax.hardware_space import KNOBS, HardwareDesign, mapping_slots
 from dianjax.search_config import OBJECTIVES, SearchSetup, make_setup
-from dianjax.search_result import supernet_accuracy
+from dianjax.search_result import recalibrate_batch_stats, supernet_accuracy
 from dianjax.search_steps import SearchState, init_state, make_optimizers
 from dianjax.supernet import DerivedNetwork
 from sim.simulator import simulate_network
@@ -149,13 +150,16 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
     """Rows (:data:`dianjax.pareto.ROW_COLUMNS`) of ``count`` random pairs drawn from ``seed``.
 
     Accuracy: the supernet of the finished run in ``supernet_dir`` (its config ``config``) with the
-    pair's ops one-hot, on the val part of the train split and on the test split; hardware: the
-    exact simulator.
+    pair's ops one-hot and batch-norm statistics re-estimated on the train part of the train split,
+    on the val part and on the test split, as :func:`dianjax.search_result.finalize` measures a
+    searched pair; hardware: the exact simulator.
     """
     setup = make_setup(config)
     state = restore_state(setup, supernet_dir)
     mesh = parallel.make_mesh()
     dcfg = config.data
+    train_data = data.load(dcfg.dataset, "search_train", dcfg.data_dir or None, dcfg.val_fraction,
+                           dcfg.split_seed)
     splits = {"supernet_val": data.load(dcfg.dataset, "search_val", dcfg.data_dir or None,
                                         dcfg.val_fraction, dcfg.split_seed),
               "supernet_test": data.load(dcfg.dataset, "test", dcfg.data_dir or None)}
@@ -172,8 +176,9 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
                    accelerator=pareto.accelerator_label(design.accelerator.to_dict()),
                    latency_s=report.latency_s, energy_pj=report.energy_pj,
                    area_mm2=report.area_mm2, edp=edp, edap=edp * report.area_mm2)
+        batch_stats = recalibrate_batch_stats(setup, state, network, train_data, mesh)
         for key, dataset in splits.items():
-            row[key] = supernet_accuracy(setup, state, network, dataset, mesh)
+            row[key] = supernet_accuracy(setup, state, network, dataset, mesh, batch_stats)
         rows.append(row)
     return rows
 

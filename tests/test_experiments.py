@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,9 @@ def test_random_pairs_are_uniform_valid_and_reproducible():
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
+    """One tiny search (no_hw_loss) and two random pairs: the only search the scripts' tests run."""
     out = tmp_path_factory.mktemp("sweep")
-    args = [*TINY, "--methods", "joint,no_hw_loss,random", "--objectives", "edp", "--lams", "3",
+    args = [*TINY, "--methods", "no_hw_loss,random", "--objectives", "edp",
             "--random-pairs", "2", "--out", str(out)]
     assert sweep.main(args) == 0
     return out, args
@@ -94,22 +96,21 @@ def test_sweep_writes_runs_tables_and_front(swept, capsys):
     summary = json.loads((out / "summary.json").read_text())
     rows = summary["runs"]
     assert [row["run"] for row in rows] == [
-        "joint/edp/lam3/seed0", "no_hw_loss/edp/seed0", "random/seed0/pair0",
-        "random/seed0/pair1"]
+        "no_hw_loss/edp/seed0", "random/seed0/pair0", "random/seed0/pair1"]
     assert summary["accuracy"] == "supernet_val"
     assert summary["reference"]["cost"] == pytest.approx(1.1 * max(row["edp"] for row in rows))
     table = {entry["method"]: entry for entry in summary["hypervolume"]}
-    assert list(table) == ["joint", "no_hw_loss", "random"]
-    assert table["joint"]["points"] == 1 and table["random"]["points"] == 2
+    assert list(table) == ["no_hw_loss", "random"]
+    assert table["no_hw_loss"]["points"] == 1 and table["random"]["points"] == 2
     for entry in table.values():
         accuracy = [r["supernet_val"] for r in rows if r["method"] == entry["method"]]
         edp = [r["edp"] for r in rows if r["method"] == entry["method"]]
         assert entry["hypervolume"] == pytest.approx(pareto.hypervolume_2d(
             accuracy, edp, pareto.Reference(**summary["reference"])) / summary["reference"]["cost"])
     with (out / "hypervolume.csv").open() as file:
-        assert [r["method"] for r in csv.DictReader(file)] == ["joint", "no_hw_loss", "random"]
+        assert [r["method"] for r in csv.DictReader(file)] == ["no_hw_loss", "random"]
     with (out / "summary.csv").open() as file:
-        assert len(list(csv.DictReader(file))) == 4
+        assert len(list(csv.DictReader(file))) == 3
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -142,9 +143,9 @@ def test_sweep_rerun_reads_finished_runs_back(swept, capsys):
 
 def test_run_or_load_refuses_a_finished_run_of_another_config(swept):
     out, _ = swept
-    config = sweep.Run("joint", "edp", 3.0, 0).config(load_config("quickstart"))
+    config = sweep.Run("no_hw_loss", "edp", None, 0).config(load_config("quickstart"))
     with pytest.raises(ValueError, match="different config"):
-        pareto.run_or_load(config, out / "runs" / "joint" / "edp" / "lam3" / "seed0")
+        pareto.run_or_load(config, out / "runs" / "no_hw_loss" / "edp" / "seed0")
 
 
 @pytest.mark.parametrize("space, expected", [("quickstart", "mb_k3_e3"), ("cifar", "mb_k3_e6")])
@@ -168,14 +169,25 @@ def test_ablation_modes_share_the_config_but_the_mode_and_seed():
     assert pareto.accelerator_label(accelerator.to_dict()) == "16x16 ws 64/64/64KiB bw16"
 
 
-def test_ablations_table(tmp_path, capsys):
+def _copy_sweep_run(swept, destination):
+    """The sweep's finished no_hw_loss run, copied to ``destination`` (its config is the same)."""
+    out, _ = swept
+    shutil.copytree(out / "runs" / "no_hw_loss" / "edp" / "seed0", destination)
+    return (destination / "result.json").stat().st_mtime_ns
+
+
+def test_ablations_table(swept, tmp_path, capsys):
     assert ablations.main(["--modes", "joint,bogus", "--out", str(tmp_path)]) == 2
-    assert ablations.main([*TINY, "--modes", "fixed_net", "--out", str(tmp_path)]) == 0
+    stamp = _copy_sweep_run(swept, tmp_path / "runs" / "no_hw_loss" / "seed0")
+    assert ablations.main([*TINY, "--modes", "no_hw_loss", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "runs" / "no_hw_loss" / "seed0" / "result.json").stat().st_mtime_ns == stamp
     text = capsys.readouterr().out
     (row,) = json.loads((tmp_path / "ablations.json").read_text())["runs"]
-    assert row["method"] == "fixed_net" and row["ops"] == "mb_k3_e3 mb_k3_e3 mb_k3_e3 mb_k3_e3"
+    assert row["method"] == "no_hw_loss" and row["run"] == "no_hw_loss/seed0"
     assert row["ops"] in text and row["accelerator"] in text and f"{row['edp']:.4g}" in text
     assert row["err_edp"] is not None and row["search_wall_s"] > 0
+    with (tmp_path / "ablations.csv").open() as file:
+        assert [r["run"] for r in csv.DictReader(file)] == ["no_hw_loss/seed0"]
     assert (tmp_path / "ablations.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -193,14 +205,19 @@ def test_cifar10_unprepared_data_names_the_command(tmp_path):
                        str(tmp_path / "run")])
 
 
-def test_cosearch_pipeline_with_final_training(tmp_path, capsys):
+def test_cosearch_summarizes_its_run(swept, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["--config", "quickstart", *TINY, "--config.final_train.num_epochs=1", "--force",
-            "--out", str(out)]
+    stamp = _copy_sweep_run(swept, out)
+    args = ["--config", "quickstart", *TINY, "--config.search.mode=no_hw_loss",
+            "--config.final_train.enabled=False", "--force", "--out", str(out)]
     assert cosearch.main(args) == 0
+    assert (out / "result.json").stat().st_mtime_ns == stamp
     result = json.loads((out / "result.json").read_text())
-    assert 0.0 <= result["accuracy"]["derived_test"] <= 1.0
     with (out / "summary.csv").open() as file:
         (row,) = csv.DictReader(file)
-    assert float(row["derived_test"]) == result["accuracy"]["derived_test"]
-    assert (out / "curves.png").is_file() and "accuracy" in capsys.readouterr().out
+    assert row["ops"] == " ".join(result["network"]["ops"])
+    assert float(row["edp"]) == result["simulated"]["edp"]
+    assert json.loads((out / "summary.json").read_text())["row"]["method"] == "no_hw_loss"
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG"
+               for name in ("curves.png", "op_probs.png", "hw_probs.png"))
+    assert "supernet_val" in capsys.readouterr().out
