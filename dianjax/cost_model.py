@@ -18,12 +18,17 @@ Units: cycles, words (SRAM and DRAM accesses), pJ, seconds, mm^2, KiB (SRAM size
 
 Numerics. Small integers (GEMM sizes, folds per dimension, cycles per fold, buffer words) are int32
 (:func:`layer_arrays` and :func:`accelerator_arrays` reject values that would overflow); products
-that can exceed 2^31 (counts, MACs, cycles) are computed in the default float dtype. Under 64-bit
-mode (``with jax.enable_x64(True):``) every count is an exact integer below 2^53 and the stall formula
-runs the same float64 operations as ``sim``, so :func:`evaluate` equals ``sim.simulate_layer``
-exactly for cycles and accesses (energies to the last bit or two of ``pow``). In the default 32-bit
-mode a count, MAC or energy figure carries a relative error below 1e-6 (a few float32 roundings);
-the stall cycles, a ``ceil`` of a float32 quotient, may differ from sim's by one cycle per group.
+that can exceed 2^31 (counts, MACs, cycles) are computed in the default float dtype.
+
+- 64-bit mode (``with jax.enable_x64(True):``): every count is an exact integer below 2^53 and the
+  stall formula runs sim's float64 operations in sim's order, so cycles (stalls included), MACs and
+  accesses equal ``sim.simulate_layer``'s exactly; energies, latency, utilization and area equal
+  them to the last bit (XLA multiplies by the reciprocal of a scalar divisor, which may move it).
+- 32-bit mode (the default): counts, MACs, energies and area carry a relative error below 1e-6 (a
+  few float32 roundings; at most 2e-7 measured over 3000 random pairs). The stall cycles, a ceil of
+  a float32 quotient, may be one cycle per group off sim's, so total cycles, latency and utilization
+  may be off by ``groups / total_cycles`` (up to ~1e-5 measured): use 64-bit mode where these must
+  be exact.
 """
 
 from __future__ import annotations
@@ -206,6 +211,10 @@ def stack_accelerators(accelerators: Sequence[Accelerator]) -> AcceleratorArrays
 
 def fold_order_indices(network: Network, mappings: MappingType[str, object]) -> np.ndarray:
     """int32[len(network)]: the :data:`sim.FOLD_ORDERS` index of every layer's ``sim.Mapping``."""
+    missing = [layer.name for layer in network if layer.name not in mappings]
+    if missing:
+        raise ValueError(f"mappings has no sim.Mapping for layer(s) {missing}; allowed: one per "
+                         f"layer of {network.name!r}")
     return np.array([FOLD_ORDERS.index(mappings[layer.name].fold_order) for layer in network],
                     np.int32)
 

@@ -51,8 +51,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax.cost_model import (AcceleratorArrays, LayerArrays, buffer_words, evaluate,
-                                layer_arrays)
+from dianjax.cost_model import (AcceleratorArrays, LayerArrays, accelerator_arrays, buffer_words,
+                                evaluate, layer_arrays)
 from dianjax.hardware_space import FOLD_ORDER, KNOBS, HardwareSpace, mapping_slots, slot_of
 from dianjax.objectives import Metrics, objective as normalized_objective, objective_weights
 from dianjax.search_space import LayerTable
@@ -92,7 +92,7 @@ class KnobTables(NamedTuple):
     clock_mhz: float
 
 
-# Which knob (KNOBS index) selects each AcceleratorArrays field.
+# The knob whose choice sets each AcceleratorArrays field.
 _FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
                "ifmap_buffer_words": "ifmap_sram_kb", "filter_buffer_words": "filter_sram_kb",
                "ofmap_buffer_words": "ofmap_sram_kb", "ifmap_sram_kb": "ifmap_sram_kb",
@@ -102,6 +102,10 @@ _FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
 
 def knob_tables(space: HardwareSpace) -> KnobTables:
     """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words)."""
+    base = space.base_accelerator()
+    for knob, choices in space.choices():   # ValueError for a value the cost model cannot hold
+        for value in choices:
+            accelerator_arrays(dataclasses.replace(base, **{knob: value}))
     bits = space.word_bits
     sram = {f"{op}_buffer_words": buffer_words(getattr(space, f"{op}_sram_kb"), bits,
                                                f"{op}_buffer_words")

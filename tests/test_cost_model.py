@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from dianjax import cost
 from dianjax.hardware_space import HardwareDesign, HardwareSpace
-from sim import (DATAFLOWS, FOLD_ORDERS, Accelerator, EnergyTable, Layer, Mapping, mobilenetv2,
-                 resnet20, simulate_layer, simulate_network)
+from sim import (DATAFLOWS, FOLD_ORDERS, Accelerator, EnergyTable, Layer, Mapping, Network,
+                 mobilenetv2, resnet20, simulate_layer, simulate_network)
 
 EVALUATE = jax.jit(cost.evaluate, static_argnames="energy_table")
 COUNTS = ("compute_cycles", "stall_cycles", "total_cycles", "macs", "folds", "ifmap_sram_reads",
@@ -230,6 +230,10 @@ def test_bad_inputs_raise_value_errors_naming_them():
         cost.accelerator_arrays({"rows": 8})
     with pytest.raises(ValueError, match="AcceleratorArrays.rows=.* allowed"):
         cost.accelerator_arrays(Accelerator(rows=2 ** 17))
+    with pytest.raises(ValueError, match="AcceleratorArrays.cols=.* allowed"):
+        cost.space_accelerators(HardwareSpace(cols=(8, 2 ** 17)))
+    with pytest.raises(ValueError, match=r"no sim.Mapping for layer\(s\) \['fc'\]"):
+        cost.fold_order_indices(Network("two", (layer, Layer.fc("fc", 4, 2))), {"c": Mapping()})
     arrays = cost.layer_arrays([layer])
     accelerator = cost.accelerator_arrays(Accelerator())
     with pytest.raises(ValueError, match="layers must be a LayerArrays"):
