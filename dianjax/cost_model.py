@@ -397,7 +397,8 @@ def network_cost(report: CostReport) -> dict[str, jax.Array]:
 _evaluate_jit = jax.jit(evaluate, static_argnames="energy_table")
 
 
-def design_cost(network: Network, design: HardwareDesign, energy_table: EnergyTable | None = None) -> dict[str, float]:
+def design_cost(network: Network, design: HardwareDesign,
+                energy_table: EnergyTable | None = None) -> dict[str, float]:
     """The cost model's totals (keys of :func:`network_cost`) for a discrete (network, design) pair.
 
     Args:

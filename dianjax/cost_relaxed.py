@@ -328,10 +328,10 @@ def prepare(table: LayerTable, space: HardwareSpace,
     slots = {slot: index for index, slot in enumerate(mapping_slots(table))}
     num_ops = len(table.op_names)
     layers, cells = list(table.fixed), []
-    for l, row in enumerate(table.choices):
+    for index, row in enumerate(table.choices):
         for k, op_convs in enumerate(row):
             layers.extend(op_convs)
-            cells.extend([l * num_ops + k] * len(op_convs))
+            cells.extend([index * num_ops + k] * len(op_convs))
     slot_matrix = np.zeros((len(layers), len(slots)), np.float32)
     slot_matrix[np.arange(len(layers)), [slots[slot_of(layer.name)] for layer in layers]] = 1.0
     row_knob = np.concatenate([np.full(len(getattr(space, k)), i, np.int32)

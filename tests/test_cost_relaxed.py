@@ -1,4 +1,4 @@
-"""dianjax.cost.relaxed / expected / objective: discrete limit, gradients, unbiasedness, optimization."""
+"""dianjax.cost.relaxed, expected, objective: discrete limit, gradients, unbiasedness, Adam."""
 
 import itertools
 
@@ -64,9 +64,10 @@ def test_one_hot_limit_is_the_discrete_design_cost(op_indices, design):
     for result in (_relaxed_edp(probs, logits, jax.random.key(3), 1.0),
                    _expected_edp(probs, logits, 1.0)):
         for field in METRICS:
-            assert float(getattr(result, field)) == pytest.approx(predicted[field], rel=1e-5), field
+            # Equal up to float32 summation order (the two sum the same convs differently).
+            assert float(getattr(result, field)) == pytest.approx(predicted[field], rel=1e-6), field
         assert float(result.objective) == pytest.approx(predicted["edp"] / float(REFERENCE.edp),
-                                                        rel=1e-5)
+                                                        rel=1e-6)
     report = simulate_network(network, design.accelerator, design.mappings(network))
     assert predicted["edp"] == pytest.approx(report.energy_pj * report.latency_s, rel=1e-5)
 
@@ -86,7 +87,7 @@ def test_gradients_are_finite(seed, logit_scale, temperature, one_hot_ops):
     assert float(value) > 0
 
 
-def test_op_gradient_is_each_ops_cost_so_descent_picks_cheaper_ops():
+def test_op_gradient_is_each_ops_latency_so_cheaper_ops_win():
     design = _design(8, "os", lambda i: FOLD_ORDERS[i % 2])
     logits = SPACE.one_hot_logits(design, TABLE)
     grad = np.asarray(jax.jit(jax.grad(lambda probs: MODEL.relaxed(
@@ -97,13 +98,13 @@ def test_op_gradient_is_each_ops_cost_so_descent_picks_cheaper_ops():
     report = cost.evaluate(cost.layer_arrays(convs), cost.accelerator_arrays(design.accelerator),
                            cost.fold_order_indices(convs, design.mappings(convs)))
     latency = dict(zip((layer.name for layer in convs), np.asarray(report.latency_s)))
-    for l, row in enumerate(TABLE.choices):
+    for index, row in enumerate(TABLE.choices):
         for k, op_convs in enumerate(row):
             op_latency = sum(latency[c.name] for c in op_convs)
-            assert grad[l, k] == pytest.approx(op_latency / float(REFERENCE.latency_s), rel=1e-5)
-        available = [k for k, ok in enumerate(TABLE.op_mask[l]) if ok]
-        if TABLE.op_names[-1] == "skip" and TABLE.op_mask[l][-1]:
-            assert grad[l, -1] == 0 < min(grad[l, k] for k in available[:-1])
+            assert grad[index, k] == pytest.approx(op_latency / float(REFERENCE.latency_s), rel=1e-5)
+        available = [k for k, ok in enumerate(TABLE.op_mask[index]) if ok]
+        if TABLE.op_names[-1] == "skip" and TABLE.op_mask[index][-1]:
+            assert grad[index, -1] == 0 < min(grad[index, k] for k in available[:-1])
 
 
 # -- unbiasedness on a tiny space, against a brute-force enumeration of every hardware point ------
@@ -121,7 +122,7 @@ def _brute_force_objective(reference):
     table, space = TINY_TABLE, TINY_SPACE
     slots = mapping_slots(table)
     convs = list(table.fixed) + [c for row in table.choices for op in row for c in op]
-    cells = np.array([l * len(table.op_names) + k for l, row in enumerate(table.choices)
+    cells = np.array([index * len(table.op_names) + k for index, row in enumerate(table.choices)
                       for k, op in enumerate(row) for _ in op])
     conv_slot = np.array([slots.index(slot_of(c.name)) for c in convs])
     arrays = cost.layer_arrays(convs)
