@@ -40,6 +40,8 @@ ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
 LAM_MODES = ("joint", "fixed_hw")  # modes whose op logits see lam (dianjax.search_steps.phase_at)
 _SIMULATED = ("latency_s", "energy_pj", "area_mm2", "edp", "edap")
 _COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp")
+_COST_LABELS = {"latency_s": "latency (s)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm^2)",
+                "edp": "EDP (pJ s)", "edap": "EDAP (pJ s mm^2)"}
 ROW_COLUMNS = ("run", "method", "objective", "lam", "seed", "ops", "accelerator", *ACCURACY_KEYS,
                *_SIMULATED, *(f"err_{key}" for key in _COMPARED), "search_wall_s")
 
@@ -289,7 +291,8 @@ def plot_fronts(rows: Sequence[Mapping], path: str | Path, accuracy_key: str,
         axes.step(cost[front], accuracy[front], where="post", marker="o", color=f"C{color}",
                   label=f"{group} ({len(front)}/{len(points)} on front)")
     axes.set_xscale("log")
-    axes.set(xlabel=f"simulated {cost_key}", ylabel=f"accuracy ({accuracy_key})",
+    axes.set(xlabel=f"simulated {_COST_LABELS.get(cost_key, cost_key)}",
+             ylabel=f"accuracy ({accuracy_key})",
              title=title or f"accuracy vs {cost_key}")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)

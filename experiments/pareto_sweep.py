@@ -131,7 +131,7 @@ def restore_state(setup: SearchSetup, run_dir: Path) -> SearchState:
 
 def random_pairs(setup: SearchSetup, count: int,
                  rng: np.random.Generator) -> list[tuple[DerivedNetwork, HardwareDesign]]:
-    """``count`` uniform pairs: an available op per layer, a choice per knob and per mapping slot"""
+    """``count`` uniform pairs: an available op per layer, a choice per knob and mapping slot."""
     mask = setup.space.op_mask()
     slots = mapping_slots(setup.table)
     pairs = []
