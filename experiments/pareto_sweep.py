@@ -6,6 +6,10 @@ Command:  python experiments/pareto_sweep.py [--config quickstart] [--config.key
               [--random-pairs 16] [--accuracy supernet_val|supernet_test|derived_test]
           With ``--config cifar10`` it is the paper-style sweep for one GPU (each run is a full
           CIFAR-10 search and, since that config enables it, a from-scratch training).
+Measured: the default grid on quickstart (42 searches of 51-72 s, median 54 s, and 16 random
+pairs) took about 45 minutes on a shared 2-core CPU; hypervolume (supernet_val vs EDP) joint 0.891,
+fixed_hw 0.874, random 0.766, no_hw_loss 0.606, decoupled 0.601 (the last two have one run per
+objective, so three points each).
 
 Every method searches the config's network space and hardware space and every pair is measured by
 the same exact simulator (``sim.simulate_network``), so the fronts are comparable:
@@ -264,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     for run in tqdm.tqdm(runs, desc="runs", unit="run", disable=None):
         pareto.run_or_load(configs[run], out / "runs" / run.name)
-    rows = pareto.collect_results(out / "runs")
+    rows = sorted(pareto.collect_results(out / "runs"), key=lambda row: (
+        row["method"], row["objective"], -1.0 if row["lam"] is None else row["lam"], row["seed"]))
     if "random" in args.methods:
         for seed in args.seeds:
             supernet = Run(RANDOM_SUPERNET, args.objectives[0], None, seed)
