@@ -147,7 +147,7 @@ def _tfds_source(info: DatasetInfo, split: str, data_dir: str | None) -> _TfdsSo
     try:
         source = tfds.data_source(info.tfds_name, split=tfds_split, data_dir=data_dir,
                                   download=False)
-    except (NotImplementedError, FileNotFoundError, AssertionError) as error:
+    except (NotImplementedError, FileNotFoundError, AssertionError, KeyError) as error:
         where = data_dir or "the default tfds data dir (TFDS_DATA_DIR or ~/tensorflow_datasets)"
         raise DatasetNotPreparedError(
             f"data set {info.name!r} is not prepared in array_record format in {where}; prepare it "
