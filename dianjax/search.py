@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -65,9 +64,8 @@ def _hw_probs(setup: SearchSetup, state: SearchState, temperature: float) -> dic
     probs = {knob: np.asarray(jax.nn.softmax(state.hw_logits[knob] / temperature)).tolist()
              for knob in KNOBS}
     orders = np.argmax(np.asarray(state.hw_logits[FOLD_ORDER]), axis=-1)
-    probs[FOLD_ORDER] = np.bincount(orders, minlength=len(setup.hardware.fold_order)).astype(
-        float) / len(orders)
-    probs[FOLD_ORDER] = probs[FOLD_ORDER].tolist()
+    counts = np.bincount(orders, minlength=len(setup.hardware.fold_order))
+    probs[FOLD_ORDER] = (counts / len(orders)).tolist()
     return probs
 
 
@@ -176,7 +174,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         spec, overrides, rest = split_config_args(list(argv or []))
         args = parser.parse_args(rest)
         config = load_config(spec or "quickstart", overrides)
-        make_setup(config)
     except ValueError as error:
         print(f"error: {error}")
         return 2

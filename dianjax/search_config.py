@@ -119,13 +119,14 @@ class SearchSetup:
         return tuple(self.space.op_index(name) for name in self.config.search.fixed_ops)
 
 
-def _number(field: str, value, low: float, high: float = float("inf"), low_open: bool = False):
+def _number(field: str, value, low: float, high: float = float("inf"), low_open: bool = False,
+            high_open: bool = False):
     ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-          and (value > low if low_open else value >= low) and value <= high)
+          and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
     if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"config.{field} must be a number in {bracket}{low}, {high}], "
-                         f"got {value!r}")
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"config.{field} must be a number in {interval}, got {value!r}")
 
 
 def _check_fixed(config: ml_collections.ConfigDict, space: SearchSpace,
@@ -159,9 +160,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     _checks.non_negative_int("config", "seed", config.seed)
     _checks.one_of("config", "space", config.space, SPACES)
     _checks.one_of("config", "data.dataset", config.data.dataset, data.DATASETS)
-    _number("data.val_fraction", config.data.val_fraction, 0, 1, low_open=True)
-    if config.data.val_fraction >= 1:
-        raise ValueError(f"config.data.val_fraction must be < 1, got {config.data.val_fraction}")
+    _number("data.val_fraction", config.data.val_fraction, 0, 1, low_open=True, high_open=True)
     _checks.non_negative_int("config", "data.split_seed", config.data.split_seed)
     for field in ("batch_size", "eval_batch_size"):
         _checks.positive_int("config", f"data.{field}", config.data[field])

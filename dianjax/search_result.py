@@ -25,11 +25,12 @@ import jax
 import numpy as np
 
 from dianjax import cost, data, parallel, relax
-from dianjax.hardware_space import KNOBS
+from dianjax.hardware_space import KNOBS, HardwareDesign
 from dianjax.search_config import SearchSetup
 from dianjax.search_steps import SearchState
 from dianjax.supernet import DerivedNetwork, Supernet, derive
 from sim.simulator import simulate_network
+from sim.workload import Network
 
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
@@ -62,10 +63,18 @@ def candidates(setup: SearchSetup, state: SearchState, k: int = NUM_CANDIDATES) 
     return out
 
 
+def simulated_figures(network: Network, design: HardwareDesign) -> dict[str, float]:
+    """The exact simulator's figures of a discrete pair: latency, energy, area, EDP, EDAP, cycles."""
+    report = simulate_network(network, design.accelerator, design.mappings(network))
+    edp = report.energy_pj * report.latency_s
+    return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
+            "area_mm2": report.area_mm2, "edp": edp, "edap": edp * report.area_mm2,
+            "total_cycles": report.total_cycles, "stall_cycles": report.stall_cycles,
+            "utilization": report.utilization}
+
+
 def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
-    weights = np.zeros((setup.space.num_layers, setup.space.num_ops), np.float32)
-    weights[np.arange(setup.space.num_layers), derived.op_indices] = 1.0
-    return jax.numpy.asarray(weights)
+    return jax.nn.one_hot(jax.numpy.asarray(derived.op_indices), setup.space.num_ops)
 
 
 def recalibrate_batch_stats(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
@@ -144,12 +153,7 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
     else:
         design = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
     network = derived.network(batch=setup.config.cost.batch)
-    report = simulate_network(network, design.accelerator, design.mappings(network))
-    simulated = {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
-                 "area_mm2": report.area_mm2, "edp": report.energy_pj * report.latency_s,
-                 "edap": report.energy_pj * report.latency_s * report.area_mm2,
-                 "total_cycles": report.total_cycles, "stall_cycles": report.stall_cycles,
-                 "utilization": report.utilization}
+    simulated = simulated_figures(network, design)
     predicted = {key: float(value) for key, value in cost.design_cost(network, design).items()}
     test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None)
     batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)

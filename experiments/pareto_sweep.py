@@ -68,10 +68,9 @@ from dianjax import data, parallel, pareto
 from dianjax.config import load_config, split_config_args
 from dianjax.hardware_space import KNOBS, HardwareDesign, mapping_slots
 from dianjax.search_config import OBJECTIVES, SearchSetup, make_setup
-from dianjax.search_result import recalibrate_batch_stats, supernet_accuracy
+from dianjax.search_result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
 from dianjax.search_steps import SearchState, init_state, make_optimizers
 from dianjax.supernet import DerivedNetwork
-from sim.simulator import simulate_network
 
 SEARCH_METHODS = ("joint", "fixed_hw", "decoupled", "no_hw_loss")
 METHODS = (*SEARCH_METHODS, "random")
@@ -172,14 +171,13 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
     for index, (network, design) in enumerate(tqdm.tqdm(pairs, desc=f"random pairs, seed {seed}",
                                                         unit="pair", disable=None)):
         sim_network = network.network(batch=config.cost.batch)
-        report = simulate_network(sim_network, design.accelerator, design.mappings(sim_network))
-        edp = report.energy_pj * report.latency_s
+        figures = simulated_figures(sim_network, design)
         row = dict.fromkeys(pareto.ROW_COLUMNS)
         row.update(run=f"random/seed{seed}/pair{index}", method="random", seed=seed,
                    ops=" ".join(network.op_names),
                    accelerator=pareto.accelerator_label(design.accelerator.to_dict()),
-                   latency_s=report.latency_s, energy_pj=report.energy_pj,
-                   area_mm2=report.area_mm2, edp=edp, edap=edp * report.area_mm2)
+                   **{key: figures[key] for key in ("latency_s", "energy_pj", "area_mm2", "edp",
+                                                    "edap")})
         batch_stats = recalibrate_batch_stats(setup, state, network, train_data, mesh)
         for key, dataset in splits.items():
             row[key] = supernet_accuracy(setup, state, network, dataset, mesh, batch_stats)
