@@ -26,7 +26,8 @@ def get_config():
     config.top_k = 8                   # the search's most probable pairs queried first (8 stored)
     config.num_random_seeds = 4        # random valid pairs queried after the search's
     # Utility = sum(weight * metric); weight > 0 maximizes, < 0 minimizes, 0 leaves the metric out.
-    # accuracy: test accuracy (fraction) after the short training below; the others come from
+    # accuracy: validation accuracy (fraction; trained on the search's search_train split, evaluated
+    # on its search_val split) after the short training below; the others come from
     # the simulator: log2_edp (log2 of EDP in pJ s), latency_s, energy_pj, area_mm2, edp_pj_s.
     config.objectives = ml_collections.ConfigDict(dict(
         accuracy=1.0,

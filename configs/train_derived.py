@@ -17,6 +17,10 @@ def get_config():
     config.space = "quickstart"        # a name of dianjax.search_space.SPACES
     config.ops = ("mb_k3_e3", "mb_k3_e3", "mb_k5_e3", "mb_k3_e3")  # one op per searchable layer
     config.seed = 0
+    config.eval_split = "test"         # "test": train on train, test on test (the final figure);
+    #                                    "val": train on search_train, evaluate on search_val
+    config.val_fraction = 0.2          # share of train held out as search_val (eval_split="val")
+    config.split_seed = 0              # seed of that partition
     config.batch_size = 64
     config.eval_batch_size = 120
     config.num_epochs = 30

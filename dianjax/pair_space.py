@@ -10,8 +10,9 @@ Oracles (each ``design -> {metric: value}``, combined with :func:`combine_oracle
 
 - :func:`simulator_oracle`: latency (s), energy (pJ), area (mm^2), EDP (pJ s) and ``log2_edp`` of the
   derived network on the accelerator, from the exact simulator ``sim.simulate_network``;
-- :func:`training_oracle`: ``accuracy``, the test accuracy after training the derived network from
-  scratch with ``dianjax.train.train_and_evaluate`` (a short schedule in the config). One training
+- :func:`training_oracle`: ``accuracy``, the held-out accuracy (on the config's ``eval_split``:
+  ``"val"`` to select pairs without looking at the test split) after training the derived network
+  from scratch with ``dianjax.train.train_and_evaluate`` (a short schedule in the config). One training
   per network: pairs that differ only in hardware reuse it, and an interrupted training resumes
   from its checkpoints.
 """
@@ -147,7 +148,7 @@ def simulator_oracle(pair_space: PairSpace, batch: int = 1) -> Oracle:
 
 def training_oracle(pair_space: PairSpace, config: ml_collections.ConfigDict,
                     workdir: str | Path) -> Oracle:
-    """``accuracy`` of a pair's network: test accuracy after ``train_and_evaluate`` with ``config``.
+    """``accuracy`` of a pair's network on ``config.eval_split`` after ``train_and_evaluate``.
 
     Each network trains in ``workdir/train-<op indices>``; if that directory already holds a
     result, it is read back instead of training again.
@@ -178,7 +179,7 @@ def training_oracle(pair_space: PairSpace, config: ml_collections.ConfigDict,
             run_config = ml_collections.ConfigDict(config.to_dict())
             run_config.ops = network.op_names
             result = train.train_and_evaluate(run_config, run_dir)
-        return {"accuracy": float(result["test_accuracy"])}
+        return {"accuracy": float(result[f"{config.eval_split}_accuracy"])}
 
     return oracle
 

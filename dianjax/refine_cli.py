@@ -15,11 +15,15 @@ A query measures a pair with the exact simulator (batch ``cost.batch`` of the se
 mapping for every layer: fold orders are not part of the pair space, so the search's pair may
 simulate differently here than in its ``result.json``, which uses the searched fold orders) and,
 if the ``accuracy`` objective has a non-zero weight, with a short training of the derived network
-from scratch on the search's data set (:func:`dianjax.pair_space.training_oracle`).
+from scratch on the search's ``search_train`` split, evaluated on its ``search_val`` split (the
+search's ``data.val_fraction`` and ``data.split_seed``; :func:`dianjax.pair_space.training_oracle`).
+Pairs are chosen on that validation accuracy only; the test split is used once, at the end: the
+best pair's network trains with the same schedule on the whole training split and is tested
+(``best_test.json``).
 
 Everything lives in the refine workdir (default ``RUN_DIR/refine``): ``refine_config.json``, the
 resumable query log ``queries.jsonl``, ``trainings/``, and ``best.json``, ``pareto.json``,
-``refine.png``. Rerunning the same command continues the log; a larger ``--budget`` extends it.
+``refine.png`` (and ``best_test.json``, ``best_test/`` when accuracy is an objective). Rerunning the same command continues the log; a larger ``--budget`` extends it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ CONFIG_FILE = "config.json"           # written by dianjax search
 RESULT_FILE = "result.json"           # written by dianjax search when it finishes
 REFINE_CONFIG_FILE = "refine_config.json"
 TRAININGS_DIR = "trainings"
+BEST_TEST_DIR = "best_test"
+BEST_TEST_FILE = "best_test.json"
 ACCURACY = "accuracy"
 OBJECTIVE_METRICS = (ACCURACY, *SIMULATOR_METRICS)
 TRAIN_FIELDS = ("num_epochs", "batch_size", "learning_rate", "weight_decay", "label_smoothing")
@@ -185,14 +191,18 @@ def uses_training(config: refine.RefineConfig) -> bool:
     return any(o.name == ACCURACY for o in config.objectives)
 
 
-def training_config(run: SearchRun, config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """The ``dianjax train`` config of the accuracy oracle: the search's data, a short schedule."""
+def training_config(run: SearchRun, config: ml_collections.ConfigDict,
+                    eval_split: str = "val") -> ml_collections.ConfigDict:
+    """The ``dianjax train`` config of the accuracy oracle: the search's data and train/val
+    partition, a short schedule, evaluation on ``eval_split``."""
     from dianjax.config import load_config
 
     search = run.setup.config
     train_config = load_config("train_derived")
     train_config.update(dict(dataset=search.data.dataset, data_dir=search.data.data_dir,
-                             space=search.space, seed=config.seed,
+                             space=search.space, seed=config.seed, eval_split=eval_split,
+                             val_fraction=search.data.val_fraction,
+                             split_seed=search.data.split_seed,
                              eval_every_epochs=config.train.num_epochs, **config.train))
     return train_config
 
@@ -268,11 +278,29 @@ def run_refinement(refinement: Refinement, progress: bool = True) -> refine.Refi
                              progress=progress)
 
 
+def confirm_on_test(refinement: Refinement, config: ml_collections.ConfigDict,
+                    best: refine.Record) -> dict:
+    """Trains the best pair's network on the whole training split and tests it, once.
+
+    The refinement chose it on validation accuracy; this is the figure to report. Written to
+    ``best_test.json`` (the training lives in ``best_test/``; a rerun reads it back).
+    """
+    oracle = training_oracle(refinement.pair_space,
+                             training_config(refinement.run, config, eval_split="test"),
+                             refinement.workdir / BEST_TEST_DIR)
+    result = {"ops": list(refinement.pair_space.network(best.design).op_names),
+              "query": best.index, "val_accuracy": best.metrics[ACCURACY],
+              "test_accuracy": oracle(best.design)["accuracy"],
+              "num_epochs": config.train.num_epochs}
+    (refinement.workdir / BEST_TEST_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def _describe(pair_space: PairSpace, record: refine.Record) -> list[str]:
     ops = " ".join(pair_space.network(record.design).op_names)
     acc = pair_space.accelerator(record.design)
     metrics = record.metrics
-    figures = [f"accuracy {metrics[ACCURACY]:.4f}"] if ACCURACY in metrics else []
+    figures = [f"val accuracy {metrics[ACCURACY]:.4f}"] if ACCURACY in metrics else []
     figures += [f"latency {metrics['latency_s'] * 1e6:.4g} us",
                 f"energy {metrics['energy_pj'] / 1e6:.4g} uJ",
                 f"area {metrics['area_mm2']:.4g} mm2",
@@ -333,12 +361,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         log_path = refinement.workdir / refine.LOG_NAME
         num_logged = len(refine.read_log(log_path)[1])
         result = run_refinement(refinement)
+        tested = (confirm_on_test(refinement, config, result.best)
+                  if uses_training(refinement.config) else None)
     except (ValueError, data.DatasetNotPreparedError) as error:
         print(f"error: {error}")
         return 2
     print(summary_table(result, refinement.pair_space, refinement.seeds, refinement.config,
                         len(result.records) - num_logged))
     workdir = refinement.workdir
-    print(f"-> {workdir / 'best.json'}, {workdir / 'pareto.json'}, {workdir / 'refine.png'}  "
-          f"(log {log_path})")
+    outputs = ["best.json", "pareto.json", "refine.png"]
+    if tested is not None:
+        print(f"  best pair's network trained on the whole train split: test accuracy "
+              f"{tested['test_accuracy']:.4f} (chosen on val accuracy {tested['val_accuracy']:.4f})")
+        outputs.append(BEST_TEST_FILE)
+    print(f"-> {', '.join(str(workdir / name) for name in outputs)}  (log {log_path})")
     return 0

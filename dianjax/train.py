@@ -36,6 +36,7 @@ from dianjax.supernet import DerivedNetwork
 from sim import _checks
 
 RESULT_FILE = "train_result.json"
+EVAL_SPLITS = ("test", "val")   # "val": train on search_train, evaluate on search_val (selection)
 
 
 class TrainState(train_state.TrainState):
@@ -122,6 +123,11 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     for field in _POSITIVE_INTS:
         _checks.positive_int("config", field, config[field])
     _checks.non_negative_int("config", "seed", config.seed)
+    _checks.one_of("config", "eval_split", config.eval_split, EVAL_SPLITS)
+    value = config.val_fraction
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"config.val_fraction must be a number in (0, 1), got {value!r}")
+    _checks.non_negative_int("config", "split_seed", config.split_seed)
     _checks.positive_number("config", "learning_rate", config.learning_rate)
     for field in ("momentum", "weight_decay", "label_smoothing"):
         value = config[field]
@@ -148,20 +154,29 @@ def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
-    """Trains ``config.ops`` of ``config.space`` on ``config.dataset`` from scratch, then tests it.
+    """Trains ``config.ops`` of ``config.space`` on ``config.dataset`` from scratch, then evaluates.
+
+    With ``config.eval_split == "test"`` it trains on the whole training split and evaluates on the
+    test split (the final figure); with ``"val"`` it trains on ``search_train`` and evaluates on
+    ``search_val`` (``config.val_fraction``, ``config.split_seed``), so that choosing among
+    networks by this accuracy never looks at the test split.
 
     Resumes from the last orbax checkpoint in ``workdir/checkpoints`` if there is one. Writes
     ``metrics.jsonl``, TensorBoard events and ``train_result.json`` in ``workdir``.
 
     Returns:
-      The result: test accuracy and loss, last training loss, parameter and MAC counts, op names,
-      steps, wall time (seconds).
+      The result: ``eval_split``, ``<eval_split>_accuracy`` and ``<eval_split>_loss``, last training
+      loss, parameter and MAC counts, op names, steps, wall time (seconds).
     """
     derived = derived_from_config(config)
     workdir = Path(workdir)
-    data_dir = config.data_dir or None
-    train_data = data.load(config.dataset, "train", data_dir=data_dir)
-    test_data = data.load(config.dataset, "test", data_dir=data_dir)
+    split = config.eval_split
+    train_split, eval_data_split = ("train", "test") if split == "test" else (
+        "search_train", "search_val")
+    splits = dict(data_dir=config.data_dir or None, val_fraction=config.val_fraction,
+                  split_seed=config.split_seed)
+    train_data = data.load(config.dataset, train_split, **splits)
+    eval_data = data.load(config.dataset, eval_data_split, **splits)
     mesh = parallel.make_mesh()
     parallel.check_batch_size(config.batch_size, mesh)
     parallel.check_batch_size(config.eval_batch_size, mesh)
@@ -200,22 +215,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     record = {k: float(v) for k, v in metrics.items()}
                     record["learning_rate"] = float(schedule(step - 1))
                     if do_eval:
-                        test = evaluate(eval_fn, state, test_data, config.eval_batch_size, mesh)
-                        record.update(test_accuracy=test["accuracy"], test_loss=test["loss"])
+                        held_out = evaluate(eval_fn, state, eval_data, config.eval_batch_size,
+                                            mesh)
+                        record.update({f"{split}_accuracy": held_out["accuracy"],
+                                       f"{split}_loss": held_out["loss"]})
                     writer.write(step, record)
                     bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.3f}")
                 manager.save(step, args=ocp.args.StandardSave(state),
                              force=step == total_steps)
                 bar.update(1)
             manager.wait_until_finished()
-    test = evaluate(jax.jit(eval_step), state, test_data, config.eval_batch_size, mesh)
+    held_out = evaluate(jax.jit(eval_step), state, eval_data, config.eval_batch_size, mesh)
     network = derived.network()
     result = {
         "dataset": config.dataset,
         "space": config.space,
         "ops": list(derived.op_names),
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
+        "eval_split": split,
+        f"{split}_accuracy": held_out["accuracy"],
+        f"{split}_loss": held_out["loss"],
         "final_train_loss": float(metrics["loss"]) if metrics else None,
         "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
         "macs": network.macs,
@@ -249,7 +267,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"error: {error}")
         return 2
     print(f"{result['dataset']} / {result['space']}: ops {result['ops']}")
-    print(f"test accuracy {result['test_accuracy']:.4f}  test loss {result['test_loss']:.4f}  "
+    split = result["eval_split"]
+    print(f"{split} accuracy {result[f'{split}_accuracy']:.4f}  "
+          f"{split} loss {result[f'{split}_loss']:.4f}  "
           f"params {result['num_params']:,}  MACs {result['macs']:,}  "
           f"{result['steps']} steps in {result['wall_s']:.1f} s -> {args.workdir}/{RESULT_FILE}")
     return 0

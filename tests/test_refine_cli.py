@@ -161,7 +161,7 @@ def test_a_workdir_of_other_settings_is_refused(run_dir):
         refine_cli.prepare(other, load_config("refine"), run_dir / "refine")
 
 
-def test_accuracy_comes_from_training_on_the_search_dataset(run_dir):
+def test_accuracy_is_validated_on_the_search_split_and_the_best_is_tested_once(run_dir):
     config = load_config("refine", ["train.num_epochs=1"])
     refinement = refine_cli.prepare(run_dir, config)
     derived = refinement.seeds.designs[0]
@@ -169,9 +169,24 @@ def test_accuracy_comes_from_training_on_the_search_dataset(run_dir):
     assert set(metrics) == {"accuracy", *SIMULATOR_METRICS} and 0.1 < metrics["accuracy"] <= 1
     (training,) = (refinement.workdir / refine_cli.TRAININGS_DIR).iterdir()
     trained = json.loads((training / "train_result.json").read_text())
-    assert (trained["dataset"], trained["ops"], trained["test_accuracy"]) == (
+    assert (trained["dataset"], trained["ops"], trained["val_accuracy"]) == (
         "digits", DERIVED_OPS, metrics["accuracy"])
-    assert trained["steps"] == data.load("digits", "train").steps_per_epoch(64)
+    assert "test_accuracy" not in trained  # selection never sees the test split
+    search = refinement.run.setup.config.data  # the search's own train/val partition
+    search_train = data.load("digits", "search_train", val_fraction=search.val_fraction,
+                             split_seed=search.split_seed)
+    assert trained["steps"] == search_train.steps_per_epoch(64)
+
+    best = refine.Record(index=0, design=derived, metrics=metrics, utility=0.0,
+                         move=refine.SEED_MOVE, score=None)
+    tested = refine_cli.confirm_on_test(refinement, config, best)
+    assert tested == json.loads((refinement.workdir / refine_cli.BEST_TEST_FILE).read_text())
+    (final,) = (refinement.workdir / refine_cli.BEST_TEST_DIR).iterdir()
+    final = json.loads((final / "train_result.json").read_text())
+    assert final["eval_split"] == "test" and final["ops"] == DERIVED_OPS
+    assert tested["test_accuracy"] == final["test_accuracy"] and tested["val_accuracy"] == (
+        metrics["accuracy"])
+    assert final["steps"] == data.load("digits", "train").steps_per_epoch(64)
 
 
 @pytest.mark.parametrize("setup, argv, message", [

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dianjax import train
+from dianjax import data, train
 from dianjax.config import load_config
 from dianjax.search_space import SearchSpace
 from dianjax.supernet import DerivedNetwork
@@ -69,8 +69,8 @@ def test_train_step_is_pure_and_lowers_the_loss():
 
 def _config(**overrides):
     config = load_config("train_derived")
-    config.update(dict(num_epochs=2, batch_size=64, log_every_steps=5, eval_every_epochs=1,
-                       checkpoint_every_steps=22, **overrides))
+    config.update({**dict(num_epochs=2, batch_size=64, log_every_steps=5, eval_every_epochs=1,
+                          checkpoint_every_steps=22), **overrides})
     return config
 
 
@@ -92,7 +92,27 @@ def test_train_and_evaluate_resumes_from_a_checkpoint_exactly(tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == 44
 
 
+def test_val_split_trains_on_search_train_and_evaluates_on_search_val(tmp_path):
+    config = _config(eval_split="val", val_fraction=0.25, split_seed=3)
+    result = train.train_and_evaluate(config, tmp_path)
+    search_train = data.load("digits", "search_train", val_fraction=0.25, split_seed=3)
+    assert result["eval_split"] == "val" and "test_accuracy" not in result
+    assert result["steps"] == 2 * search_train.steps_per_epoch(64) < 2 * data.load(
+        "digits", "train").steps_per_epoch(64)
+    assert 0.3 < result["val_accuracy"] <= 1.0  # 2 epochs on digits: well above chance (0.1)
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
+    assert logged[-1]["val_accuracy"] == result["val_accuracy"]
+    # The accuracy is a count over the len(search_val) = 359 held-out examples (test has 360).
+    val = data.load("digits", "search_val", val_fraction=0.25, split_seed=3)
+    assert len(val) + len(search_train) == len(data.load("digits", "train")) and len(val) == 359
+    correct = result["val_accuracy"] * len(val)
+    assert abs(correct - round(correct)) < 1e-6
+
+
 @pytest.mark.parametrize("overrides,message", [
+    (dict(eval_split="train"), r"config\.eval_split must be one of \['test', 'val'\]"),
+    (dict(val_fraction=1.0), r"config\.val_fraction must be a number in \(0, 1\)"),
+    (dict(split_seed=-1), r"config\.split_seed must be an integer >= 0"),
     (dict(dataset="svhn"), r"config\.dataset must be one of"),
     (dict(space="cifar"), r"config\.space='cifar' takes 32x32x3 images but config\.dataset='digits'"),
     (dict(ops=("mb_k3_e3",)), r"config\.ops must name one op per searchable layer .* \(4\), got 1"),
