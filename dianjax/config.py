@@ -21,7 +21,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 def _config_path(spec: str) -> tuple[Path, str | None]:
     path_text, _, arg = spec.partition(":")
     path = Path(path_text)
-    if not path.suffix and not path.exists():
+    if not path.suffix and not path.is_file():  # a bare name, even if a run dir has that name
         path = CONFIG_DIR / f"{path_text}.py"
     if not path.is_file():
         known = sorted(p.stem for p in CONFIG_DIR.glob("*.py")) if CONFIG_DIR.is_dir() else []

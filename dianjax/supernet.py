@@ -24,6 +24,7 @@ Both modes have the same variables, so one ``init`` serves both.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import chex
@@ -32,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dianjax import depthwise
 from dianjax.search_space import OP_SPECS, LayerSlot, SearchSpace, layer_table
 from sim.workload import Network
 
@@ -56,7 +58,8 @@ class ConvBN(nn.Module):
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         x = nn.Conv(self.features, (self.kernel, self.kernel), strides=(self.stride, self.stride),
                     padding=_same_padding(self.kernel), feature_group_count=self.groups,
-                    use_bias=False, name="conv")(x)
+                    use_bias=False, conv_general_dilated=depthwise.conv_general_dilated,
+                    name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
                          name="bn")(x)
         return jax.nn.relu6(x) if self.activation else x
@@ -249,4 +252,5 @@ def init_supernet(key: jax.Array, space: SearchSpace, batch_size: int = 1) -> di
     """Variables ``{"params", "batch_stats"}`` of :class:`Supernet` (valid for both modes)."""
     images = jnp.zeros((batch_size, space.image_size, space.image_size, space.in_channels))
     weights = jnp.full((space.num_layers, space.num_ops), 1.0 / space.num_ops)
-    return dict(Supernet(space).init(key, images, weights, train=False))
+    init = jax.jit(functools.partial(Supernet(space).init, train=False))  # one compilation, not
+    return dict(init(key, images, weights))                                # one per op

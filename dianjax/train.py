@@ -62,7 +62,8 @@ def make_optimizer(learning_rate: float, momentum: float, nesterov: bool, weight
 def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int, int, int],
                        tx: optax.GradientTransformation) -> TrainState:
     """Initial parameters and batch statistics of ``model`` for images of shape ``image_shape``."""
-    variables = model.init(key, jnp.zeros((1, *image_shape), jnp.float32), train=False)
+    init = jax.jit(functools.partial(model.init, train=False))
+    variables = init(key, jnp.zeros((1, *image_shape), jnp.float32))
     return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                              batch_stats=variables["batch_stats"])
 

@@ -58,6 +58,12 @@ def test_missing_config_file_lists_bundled_names(tmp_path):
         config_lib.load_config(str(tmp_path / "nope.py"))
 
 
+def test_a_bundled_name_wins_over_a_directory_of_that_name(tmp_path, monkeypatch):
+    (tmp_path / "quickstart").mkdir()  # e.g. `dianjax search --workdir quickstart` was run here
+    monkeypatch.chdir(tmp_path)
+    assert config_lib.load_config("quickstart").space == "quickstart"
+
+
 def test_split_config_args():
     spec, overrides, rest = config_lib.split_config_args(
         ["--config", "configs/x.py", "--config.lam=2", "--config.steps", "4", "--workdir", "d"])
