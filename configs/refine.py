@@ -5,10 +5,13 @@ Command:  dianjax refine --from runs/quickstart                  (this config; -
           dianjax refine --from runs/quickstart --budget 20      (a rerun continues the same log)
           dianjax refine --from runs/quickstart --config.objectives.accuracy=0.0
                                                      (hardware only: minimize log2 EDP, no training)
-Expected: on a quickstart search run (digits), about 2.5 minutes on a 2-core CPU for the 24 queries
+Expected: on a quickstart search run (digits), about 5 minutes on a 2-core CPU for the 24 queries
 (1 derived + 7 more candidates + 4 random seeds, 12 rounds; each distinct network trains for 5
-epochs, ~5 s). Measured once: the search's pair (5-epoch accuracy 0.764, EDP 11.7 pJ s) was beaten
-in utility by a pair of accuracy 0.906 at EDP 26.1 pJ s; 8 pairs on the Pareto front.
+epochs on the search's search_train split, ~10-15 s, and is validated on its search_val split), then
+one 5-epoch training of the best pair's network on the whole train split, tested once. Measured
+(2026-12-01, this project's 2-core container, `dianjax search` then this command): the search's pair
+(val accuracy 0.678, EDP 22.1 pJ s, utility 0.588) was beaten by mb_k5_e1 x 4 on a 64x64 os array
+(val accuracy 0.817, EDP 61.6 pJ s, utility 0.698; test accuracy 0.906); 6 pairs on the Pareto front.
 """
 
 import dataclasses
