@@ -89,8 +89,10 @@ def test_evaluate_float32_error_bounds(layer, accelerator, fold_order):
     for field, value in expected.items():
         if field not in STALL_DEPENDENT:
             assert ours[field] == pytest.approx(value, rel=1e-6, abs=0), field
-    # The stall ceil of a float32 quotient may be one cycle off per group.
-    assert abs(ours["stall_cycles"] - expected["stall_cycles"]) <= layer.groups
+    # The stall ceil of a float32 quotient may be one cycle off per group, and above 2**24 cycles
+    # float32 itself cannot hold every integer (its spacing there is 2 or more).
+    spacing = float(np.spacing(np.float32(expected["stall_cycles"])))
+    assert abs(ours["stall_cycles"] - expected["stall_cycles"]) <= layer.groups + 2 * spacing
     total = expected["total_cycles"]
     bound = layer.groups / total + 1e-6
     assert ours["total_cycles"] == pytest.approx(total, rel=bound)

@@ -114,6 +114,17 @@ def test_result_is_validated_by_the_simulator(baseline):
     assert len(result["candidates"]) == 8
 
 
+def test_final_training_adds_the_derived_networks_test_accuracy(tmp_path):
+    config = tiny_config(**{"search.warmup_steps": 2, "search.steps": 2,
+                            "final_train.enabled": True, "final_train.num_epochs": 1})
+    result = run_search(config, tmp_path)
+    trained = json.loads((tmp_path / "final_train" / "train_result.json").read_text())
+    assert trained["ops"] == result["network"]["ops"] and trained["eval_split"] == "test"
+    assert result["final_train"] == trained
+    assert result["accuracy"]["derived_test"] == trained["test_accuracy"]
+    assert trained["steps"] == 22  # one epoch of the 1437 training digits in full batches of 64
+
+
 def test_loss_decreases(baseline):
     workdir, _ = baseline
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
