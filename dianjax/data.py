@@ -320,9 +320,8 @@ def load(name: str, split: str, data_dir: str | None = None, val_fraction: float
     """
     _checks.one_of("data.load", "name", name, DATASETS)
     _checks.one_of("data.load", "split", split, SPLITS)
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not (
-            0 < val_fraction < 1):
-        raise ValueError(f"data.load.val_fraction must be a number in (0, 1), got {val_fraction!r}")
+    _checks.number_in("data.load", "val_fraction", val_fraction, 0, 1, low_open=True,
+                      high_open=True)
     _checks.non_negative_int("data.load", "split_seed", split_seed)
     info = DATASETS[name]
     source_split = "test" if split == "test" else "train"

@@ -27,19 +27,24 @@ import jax.numpy as jnp
 from jax import lax
 
 
+def _window(x: jax.Array, i: jax.Array, j: jax.Array, strides: tuple[int, int],
+            out_hw: tuple[int, int]) -> jax.Array:
+    """``x[n, i + sh*h, j + sw*v, c]`` for h, v on the out_hw grid: what kernel tap (i, j) reads."""
+    (sh, sw), (oh, ow) = strides, out_hw
+    size = (x.shape[0], (oh - 1) * sh + 1, (ow - 1) * sw + 1, x.shape[3])
+    return lax.dynamic_slice(x, (0, i, j, 0), size)[:, ::sh, ::sw, :]
+
+
 def _correlate(x: jax.Array, w: jax.Array, strides: tuple[int, int],
                out_hw: tuple[int, int]) -> jax.Array:
     """``out[n, h, v, c] = sum_ij x[n, i + sh*h, j + sw*v, c] * w[i, j, c]`` over an out_hw grid."""
     kh, kw, channels = w.shape
-    (sh, sw), (oh, ow) = strides, out_hw
-    size = (x.shape[0], (oh - 1) * sh + 1, (ow - 1) * sw + 1, channels)
 
     def add_tap(tap, acc):
         i, j = tap // kw, tap % kw
-        window = lax.dynamic_slice(x, (0, i, j, 0), size)[:, ::sh, ::sw, :]
-        return acc + window * w[i, j]
+        return acc + _window(x, i, j, strides, out_hw) * w[i, j]
 
-    zeros = jnp.zeros((x.shape[0], oh, ow, channels), jnp.result_type(x, w))
+    zeros = jnp.zeros((x.shape[0], *out_hw, channels), jnp.result_type(x, w))
     return lax.fori_loop(0, kh * kw, add_tap, zeros)
 
 
@@ -59,13 +64,12 @@ def _valid_depthwise_bwd(strides, residuals, g):
     """dw: per-tap sums of window * g; dx: the cotangent, dilated by the stride and padded, correlated
     with the flipped kernel (the transposed convolution), as one more tap loop."""
     x, w = residuals
-    kh, kw, channels = w.shape
+    kh, kw, _ = w.shape
     (sh, sw), (_, oh, ow, _) = strides, g.shape
-    size = (x.shape[0], (oh - 1) * sh + 1, (ow - 1) * sw + 1, channels)
 
     def tap_grad(tap, dw):
         i, j = tap // kw, tap % kw
-        window = lax.dynamic_slice(x, (0, i, j, 0), size)[:, ::sh, ::sw, :]
+        window = _window(x, i, j, strides, (oh, ow))
         return dw.at[i, j].set(jnp.sum(window * g, axis=(0, 1, 2)).astype(dw.dtype))
 
     dw = lax.fori_loop(0, kh * kw, tap_grad, jnp.zeros_like(w))

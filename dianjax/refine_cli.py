@@ -23,7 +23,8 @@ best pair's network trains with the same schedule on the whole training split an
 
 Everything lives in the refine workdir (default ``RUN_DIR/refine``): ``refine_config.json``, the
 resumable query log ``queries.jsonl``, ``trainings/``, and ``best.json``, ``pareto.json``,
-``refine.png`` (and ``best_test.json``, ``best_test/`` when accuracy is an objective). Rerunning the same command continues the log; a larger ``--budget`` extends it.
+``refine.png`` (and ``best_test.json``, ``best_test/`` when accuracy is an objective). Rerunning the
+same command continues the log; a larger ``--budget`` extends it.
 """
 
 from __future__ import annotations
@@ -146,11 +147,6 @@ def seed_pairs(run: SearchRun, pair_space: PairSpace, top_k: int) -> SeedPairs:
     return SeedPairs(tuple(designs), tuple(labels), tuple(skipped))
 
 
-def _number(field: str, value, low: float, high: float = float("inf")) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
-        raise ValueError(f"config.{field} must be a number in [{low}, {high}), got {value!r}")
-
-
 def refine_config_of(config: ml_collections.ConfigDict) -> refine.RefineConfig:
     """Validates a ``configs/refine.py`` config (every field) and builds the loop's settings."""
     _checks.known_keys("config", config, CONFIG_KEYS)
@@ -163,7 +159,8 @@ def refine_config_of(config: ml_collections.ConfigDict) -> refine.RefineConfig:
     _checks.non_negative_int("config", "num_random_seeds", config.num_random_seeds)
     _checks.known_keys("config.objectives", config.objectives, OBJECTIVE_METRICS)
     for name, weight in config.objectives.items():
-        _number(f"objectives.{name}", weight, -float("inf"))
+        _checks.number_in("config", f"objectives.{name}", weight, -float("inf"),
+                          high_open=True)
     objectives = tuple(refine.Objective(name, float(weight))
                        for name, weight in config.objectives.items() if weight != 0)
     if not objectives:
@@ -173,8 +170,8 @@ def refine_config_of(config: ml_collections.ConfigDict) -> refine.RefineConfig:
     _checks.positive_int("config", "train.num_epochs", config.train.num_epochs)
     _checks.positive_int("config", "train.batch_size", config.train.batch_size)
     _checks.positive_number("config", "train.learning_rate", config.train.learning_rate)
-    _number("train.weight_decay", config.train.weight_decay, 0, 1)
-    _number("train.label_smoothing", config.train.label_smoothing, 0, 1)
+    for field in ("weight_decay", "label_smoothing"):
+        _checks.number_in("config", f"train.{field}", config.train[field], 0, 1, high_open=True)
     parts = {}
     for name, cls in (("surrogate", SurrogateConfig), ("acquisition", AcquisitionConfig)):
         try:

@@ -119,16 +119,6 @@ class SearchSetup:
         return tuple(self.space.op_index(name) for name in self.config.search.fixed_ops)
 
 
-def _number(field: str, value, low: float, high: float = float("inf"), low_open: bool = False,
-            high_open: bool = False):
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-          and (value > low if low_open else value >= low)
-          and (value < high if high_open else value <= high))
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"config.{field} must be a number in {interval}, got {value!r}")
-
-
 def _check_fixed(config: ml_collections.ConfigDict, space: SearchSpace,
                  hardware: HardwareSpace) -> None:
     search = config.search
@@ -160,7 +150,8 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     _checks.non_negative_int("config", "seed", config.seed)
     _checks.one_of("config", "space", config.space, SPACES)
     _checks.one_of("config", "data.dataset", config.data.dataset, data.DATASETS)
-    _number("data.val_fraction", config.data.val_fraction, 0, 1, low_open=True, high_open=True)
+    _checks.number_in("config", "data.val_fraction", config.data.val_fraction, 0, 1,
+                      low_open=True, high_open=True)
     _checks.non_negative_int("config", "data.split_seed", config.data.split_seed)
     for field in ("batch_size", "eval_batch_size"):
         _checks.positive_int("config", f"data.{field}", config.data[field])
@@ -177,15 +168,15 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     _checks.one_of("config", "cost.objective", cost.objective, OBJECTIVES)
     _checks.known_keys("config.cost.weights", dict(cost.weights), WEIGHTED_METRICS)
     for name in WEIGHTED_METRICS:
-        _number(f"cost.weights.{name}", cost.weights[name], 0)
+        _checks.number_in("config", f"cost.weights.{name}", cost.weights[name], 0)
     if cost.objective == "weighted" and not any(cost.weights[n] > 0 for n in WEIGHTED_METRICS):
         raise ValueError(f"config.cost.objective='weighted' needs a positive weight in "
                          f"config.cost.weights (keys {list(WEIGHTED_METRICS)}), got all zero")
-    _number("cost.lam", cost.lam, 0)
+    _checks.number_in("config", "cost.lam", cost.lam, 0)
     _checks.positive_int("config", "cost.batch", cost.batch)
     _checks.positive_int("config", "cost.num_samples", cost.num_samples)
     for field in ("max_area_mm2", "max_latency_ms", "penalty"):
-        _number(f"cost.{field}", cost[field], 0)
+        _checks.number_in("config", f"cost.{field}", cost[field], 0)
 
     search = config.search
     _checks.one_of("config", "search.mode", search.mode, MODES)
@@ -194,10 +185,11 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     if not isinstance(search.hard, bool):
         raise ValueError(f"config.search.hard must be True or False, got {search.hard!r}")
     for field in ("temperature_initial", "temperature_final", "weight_lr", "arch_lr", "hw_lr"):
-        _number(f"search.{field}", search[field], 0, low_open=True)
-    _number("search.weight_momentum", search.weight_momentum, 0, 1)
-    _number("search.weight_decay", search.weight_decay, 0)
-    _number("search.decoupled_nas_fraction", search.decoupled_nas_fraction, 0, 1, low_open=True)
+        _checks.number_in("config", f"search.{field}", search[field], 0, low_open=True)
+    _checks.number_in("config", "search.weight_momentum", search.weight_momentum, 0, 1)
+    _checks.number_in("config", "search.weight_decay", search.weight_decay, 0)
+    _checks.number_in("config", "search.decoupled_nas_fraction", search.decoupled_nas_fraction,
+                      0, 1, low_open=True)
     if search.mode == "decoupled" and search.decoupled_nas_fraction >= 1:
         raise ValueError("config.search.decoupled_nas_fraction must be < 1 in mode decoupled, "
                          "leaving steps for the hardware search")
@@ -208,9 +200,9 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
         raise ValueError(f"config.final_train.enabled must be True or False, got {final.enabled!r}")
     _checks.positive_int("config", "final_train.num_epochs", final.num_epochs)
     _checks.positive_int("config", "final_train.batch_size", final.batch_size)
-    _number("final_train.learning_rate", final.learning_rate, 0, low_open=True)
-    _number("final_train.weight_decay", final.weight_decay, 0)
-    _number("final_train.label_smoothing", final.label_smoothing, 0, 1)
+    _checks.number_in("config", "final_train.learning_rate", final.learning_rate, 0, low_open=True)
+    _checks.number_in("config", "final_train.weight_decay", final.weight_decay, 0)
+    _checks.number_in("config", "final_train.label_smoothing", final.label_smoothing, 0, 1)
     _checks.positive_int("config", "log_every_steps", config.log_every_steps)
     _checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
     return SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),

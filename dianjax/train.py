@@ -36,7 +36,8 @@ from dianjax.supernet import DerivedNetwork
 from sim import _checks
 
 RESULT_FILE = "train_result.json"
-EVAL_SPLITS = ("test", "val")   # "val": train on search_train, evaluate on search_val (selection)
+# eval_split -> (the data split trained on, the data split evaluated on)
+EVAL_SPLITS = {"test": ("train", "test"), "val": ("search_train", "search_val")}
 
 
 class TrainState(train_state.TrainState):
@@ -125,15 +126,12 @@ def _validate(config: ml_collections.ConfigDict) -> None:
         _checks.positive_int("config", field, config[field])
     _checks.non_negative_int("config", "seed", config.seed)
     _checks.one_of("config", "eval_split", config.eval_split, EVAL_SPLITS)
-    value = config.val_fraction
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"config.val_fraction must be a number in (0, 1), got {value!r}")
+    _checks.number_in("config", "val_fraction", config.val_fraction, 0, 1, low_open=True,
+                      high_open=True)
     _checks.non_negative_int("config", "split_seed", config.split_seed)
     _checks.positive_number("config", "learning_rate", config.learning_rate)
     for field in ("momentum", "weight_decay", "label_smoothing"):
-        value = config[field]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"config.{field} must be a number in [0, 1), got {value!r}")
+        _checks.number_in("config", field, config[field], 0, 1, high_open=True)
 
 
 def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
@@ -172,8 +170,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     derived = derived_from_config(config)
     workdir = Path(workdir)
     split = config.eval_split
-    train_split, eval_data_split = ("train", "test") if split == "test" else (
-        "search_train", "search_val")
+    train_split, eval_data_split = EVAL_SPLITS[split]
     splits = dict(data_dir=config.data_dir or None, val_fraction=config.val_fraction,
                   split_seed=config.split_seed)
     train_data = data.load(config.dataset, train_split, **splits)
@@ -204,15 +201,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         batches = data.prefetch(train_data.train_batches(
             config.batch_size, config.seed, start_step=start_step,
             num_steps=total_steps - start_step))
-        metrics = {}
+        metrics, held_out = {}, None
         with MetricsWriter(workdir, resume_step=start_step) as writer, tqdm.tqdm(
                 total=total_steps, initial=start_step, desc="train", unit="step",
                 disable=None) as bar:
             for step, batch in enumerate(batches, start=start_step + 1):
                 state, metrics = step_fn(state, parallel.shard_batch(batch, mesh))
                 epoch, epoch_end = divmod(step, steps_per_epoch)
-                do_eval = epoch_end == 0 and epoch % config.eval_every_epochs == 0
-                if do_eval or step % config.log_every_steps == 0 or step == total_steps:
+                do_eval = (epoch_end == 0 and epoch % config.eval_every_epochs == 0
+                           or step == total_steps)  # the last evaluation is the result's
+                if do_eval or step % config.log_every_steps == 0:
                     record = {k: float(v) for k, v in metrics.items()}
                     record["learning_rate"] = float(schedule(step - 1))
                     if do_eval:
@@ -226,7 +224,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                              force=step == total_steps)
                 bar.update(1)
             manager.wait_until_finished()
-    held_out = evaluate(jax.jit(eval_step), state, eval_data, config.eval_batch_size, mesh)
+    if held_out is None:  # resumed from the last step's checkpoint: nothing was evaluated
+        held_out = evaluate(eval_fn, state, eval_data, config.eval_batch_size, mesh)
     network = derived.network()
     result = {
         "dataset": config.dataset,

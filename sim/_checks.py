@@ -33,6 +33,19 @@ def positive_number(owner: str, field: str, value: object, allow_inf: bool = Fal
     return float(value)
 
 
+def number_in(owner: str, field: str, value: object, low: float, high: float = float("inf"),
+              low_open: bool = False, high_open: bool = False) -> float:
+    """Returns ``value`` as float if it is a number in the interval from ``low`` to ``high``, each
+    end closed unless ``low_open`` / ``high_open``; else raises a ValueError naming the interval."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{owner}.{field} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
 def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str:
     """Returns ``value`` if it is one of ``allowed``, else raises a ValueError listing them."""
     allowed = tuple(allowed)
