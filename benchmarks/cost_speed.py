@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dianjax import cost
-from dianjax.hardware_space import HardwareSpace
-from dianjax.search_space import cifar_space, layer_table
+from dianjax.cost.hardware_space import HardwareSpace
+from dianjax.nas.search_space import cifar_space, layer_table
 from sim import resnet20, simulate_network
 
 

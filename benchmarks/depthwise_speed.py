@@ -2,8 +2,8 @@
 
 For each (batch shape, kernel, stride) prints the compile time and the time of one jitted
 forward + backward (gradients w.r.t. input and kernel) of ``lax.conv_general_dilated`` with
-``feature_group_count == channels`` and of :func:`dianjax.depthwise.loop_depthwise`, and their
-ratio. The supernet uses the loop on CPU only (``dianjax.depthwise.conv_general_dilated``).
+``feature_group_count == channels`` and of :func:`dianjax.nas.depthwise.loop_depthwise`, and their
+ratio. The supernet uses the loop on CPU only (``dianjax.nas.depthwise.conv_general_dilated``).
 
     python benchmarks/depthwise_speed.py [--repeats 30]
 """
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from dianjax.depthwise import loop_depthwise
+from dianjax.nas.depthwise import loop_depthwise
 
 CASES = [((64, 8, 8, 48), 3, 1), ((64, 8, 8, 48), 5, 1), ((64, 8, 8, 48), 5, 2),
          ((8, 32, 32, 96), 3, 1), ((8, 32, 32, 96), 7, 1), ((8, 32, 32, 96), 7, 2)]

@@ -41,8 +41,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax import acquisition, refine, surrogate
-from dianjax.design_encoding import Design, DesignSpace, Dimension
+from dianjax import refine
+
+from dianjax.refine import acquisition
+
+from dianjax.refine import surrogate
+from dianjax.refine.encoding import Design, DesignSpace, Dimension
 from sim import Accelerator, EnergyTable, Layer, Network, simulate_network
 
 OPS = ("conv3x3", "conv5x5", "dwsep3x3", "skip")

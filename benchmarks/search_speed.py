@@ -1,6 +1,6 @@
 """Joint-search step speed: compile time and steps/second of the real search steps, per phase.
 
-Times :func:`dianjax.search_steps.search_step` exactly as ``dianjax search`` runs it (jitted, one
+Times :func:`dianjax.search.steps.search_step` exactly as ``dianjax search`` runs it (jitted, one
 weight step on a train batch, plus one logit step with the relaxed cost model on a val batch
 outside the warm-up), on random images of the config's shape on the default device. The ratio
 joint/warm-up is the price of the architecture + hardware update, cost model included.
@@ -19,8 +19,8 @@ import jax
 
 from dianjax import cost
 from dianjax.config import load_config
-from dianjax.search_config import make_setup
-from dianjax.search_steps import WARMUP, Phase, init_state, make_optimizers, search_step
+from dianjax.search.config import make_setup
+from dianjax.search.steps import WARMUP, Phase, init_state, make_optimizers, search_step
 
 
 def _batch(setup, key):

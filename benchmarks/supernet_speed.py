@@ -19,16 +19,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from dianjax import relax
-from dianjax.search_space import SPACES, get_space
-from dianjax.supernet import Supernet, init_supernet
+from dianjax.nas import gumbel
+from dianjax.nas.search_space import SPACES, get_space
+from dianjax.nas.supernet import Supernet, init_supernet
 
 
 def _step(space, weight_tx, arch_tx, hard, carry, batch, key):
     params, batch_stats, logits, weight_opt, arch_opt = carry
 
     def loss_fn(params, logits):
-        weights = relax.gumbel_softmax(key, logits, 1.0, hard=hard, mask=space.op_mask())
+        weights = gumbel.gumbel_softmax(key, logits, 1.0, hard=hard, mask=space.op_mask())
         out, updates = Supernet(space).apply({"params": params, "batch_stats": batch_stats},
                                              batch["image"], weights, train=True, hard=hard,
                                              mutable=["batch_stats"])

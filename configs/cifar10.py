@@ -8,7 +8,7 @@ op logits (FBNet, Wu et al. 2019, Sec. 4.1) and on the hardware logits; Gumbel t
 Then the derived network is trained from scratch for 200 epochs.
 """
 
-from dianjax.search_config import base_config
+from dianjax.search.config import base_config
 
 STEPS_PER_EPOCH = 195  # 25,000 search_train images / batch 128
 

@@ -6,7 +6,7 @@ Schedule: FBNet's (Wu et al. 2019, Sec. 4.1): 90 epochs on an 80/20 split of the
 batch 192, weights only for the first 10 epochs; temperature 5.0 decayed to ~0.1.
 """
 
-from dianjax.search_config import base_config
+from dianjax.search.config import base_config
 
 STEPS_PER_EPOCH = 5338  # 0.8 * 1,281,167 images / batch 192
 

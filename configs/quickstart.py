@@ -6,7 +6,7 @@ Expected: a couple of minutes on a 2-core CPU; result.json with the derived netw
 accelerator, the supernet's validation accuracy and the simulator's latency / energy / area / EDP.
 """
 
-from dianjax.search_config import base_config
+from dianjax.search.config import base_config
 
 
 def get_config():

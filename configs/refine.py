@@ -18,8 +18,8 @@ import dataclasses
 
 import ml_collections
 
-from dianjax.acquisition import AcquisitionConfig
-from dianjax.surrogate import SurrogateConfig
+from dianjax.refine.acquisition import AcquisitionConfig
+from dianjax.refine.surrogate import SurrogateConfig
 
 
 def get_config():

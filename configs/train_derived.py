@@ -14,7 +14,7 @@ def get_config():
     config = ml_collections.ConfigDict()
     config.dataset = "digits"          # a name of dianjax.data.DATASETS
     config.data_dir = ""               # tfds data dir; "" = tfds's default
-    config.space = "quickstart"        # a name of dianjax.search_space.SPACES
+    config.space = "quickstart"        # a name of dianjax.nas.search_space.SPACES
     config.ops = ("mb_k3_e3", "mb_k3_e3", "mb_k5_e3", "mb_k3_e3")  # one op per searchable layer
     config.seed = 0
     config.eval_split = "test"         # "test": train on train, test on test (the final figure);

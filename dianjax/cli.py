@@ -10,11 +10,11 @@ import sys
 
 # name -> (module with ``main(argv, prog)``, one-line help)
 _COMMANDS = {
-    "search": ("dianjax.search", "jointly search a network and its accelerator (quickstart by default)"),
+    "search": ("dianjax.search.loop", "jointly search a network and its accelerator (quickstart by default)"),
     "simulate": ("sim.cli", "simulate a network on an accelerator with the exact simulator"),
-    "plot": ("dianjax.plots", "draw a search run's curves and choice probabilities (PNG)"),
+    "plot": ("dianjax.analysis.plots", "draw a search run's curves and choice probabilities (PNG)"),
     "train": ("dianjax.train", "train a derived network from scratch and test it (final training)"),
-    "refine": ("dianjax.refine_cli", "refine a search's pairs by simulator + training queries"),
+    "refine": ("dianjax.refine.cli", "refine a search's pairs by simulator + training queries"),
 }
 
 

@@ -32,7 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sim import _checks
+from sim import checks
 
 SPLITS = ("train", "test", "search_train", "search_val")
 
@@ -245,7 +245,7 @@ class Dataset:
 
     def steps_per_epoch(self, batch_size: int) -> int:
         """Full batches per epoch (the remainder is dropped; next epoch reshuffles)."""
-        _checks.positive_int("Dataset", "batch_size", batch_size)
+        checks.positive_int("Dataset", "batch_size", batch_size)
         if batch_size > len(self):
             raise ValueError(f"batch_size={batch_size} is larger than the {len(self)} examples of "
                              f"{self.info.name}/{self.split}; allowed: batch_size <= {len(self)}")
@@ -274,7 +274,7 @@ class Dataset:
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> dict:
         """The shuffled, augmented batch of training step ``step`` (a pure function of its args)."""
-        _checks.non_negative_int("Dataset.train_batch", "step", step)
+        checks.non_negative_int("Dataset.train_batch", "step", step)
         steps = self.steps_per_epoch(batch_size)
         epoch, offset = divmod(step, steps)
         order = _permutation(len(self), seed, epoch)
@@ -292,7 +292,7 @@ class Dataset:
 
     def eval_batches(self, batch_size: int) -> Iterator[dict]:
         """Every example once, in order, unaugmented; the last batch is padded and masked."""
-        _checks.positive_int("Dataset.eval_batches", "batch_size", batch_size)
+        checks.positive_int("Dataset.eval_batches", "batch_size", batch_size)
         for start in range(0, len(self), batch_size):
             positions = np.arange(start, min(start + batch_size, len(self)))
             count = len(positions)
@@ -318,11 +318,11 @@ def load(name: str, split: str, data_dir: str | None = None, val_fraction: float
       ValueError: unknown name or split, or a val_fraction that leaves a part empty.
       DatasetNotPreparedError: a tfds data set that is not prepared; the message gives the command.
     """
-    _checks.one_of("data.load", "name", name, DATASETS)
-    _checks.one_of("data.load", "split", split, SPLITS)
-    _checks.number_in("data.load", "val_fraction", val_fraction, 0, 1, low_open=True,
+    checks.one_of("data.load", "name", name, DATASETS)
+    checks.one_of("data.load", "split", split, SPLITS)
+    checks.number_in("data.load", "val_fraction", val_fraction, 0, 1, low_open=True,
                       high_open=True)
-    _checks.non_negative_int("data.load", "split_seed", split_seed)
+    checks.non_negative_int("data.load", "split_seed", split_seed)
     info = DATASETS[name]
     source_split = "test" if split == "test" else "train"
     source = (_digits_source(source_split) if info.tfds_name is None
@@ -336,7 +336,7 @@ def load(name: str, split: str, data_dir: str | None = None, val_fraction: float
 
 def prefetch(batches: Iterable[dict], size: int = 2) -> Iterator[dict]:
     """Yields ``batches`` in order, preparing up to ``size`` ahead in a background thread."""
-    _checks.positive_int("prefetch", "size", size)
+    checks.positive_int("prefetch", "size", size)
     buffer: queue.Queue = queue.Queue(maxsize=size)
     done = object()
     stop = threading.Event()

@@ -31,9 +31,9 @@ from flax.training import train_state
 
 from dianjax import data, parallel
 from dianjax.metrics_log import MetricsWriter
-from dianjax.search_space import SPACES, get_space
-from dianjax.supernet import DerivedNetwork
-from sim import _checks
+from dianjax.nas.search_space import SPACES, get_space
+from dianjax.nas.supernet import DerivedNetwork
+from sim import checks
 
 RESULT_FILE = "train_result.json"
 # eval_split -> (the data split trained on, the data split evaluated on)
@@ -120,18 +120,18 @@ _POSITIVE_INTS = ("batch_size", "eval_batch_size", "num_epochs", "eval_every_epo
 
 
 def _validate(config: ml_collections.ConfigDict) -> None:
-    _checks.one_of("config", "dataset", config.dataset, data.DATASETS)
-    _checks.one_of("config", "space", config.space, SPACES)
+    checks.one_of("config", "dataset", config.dataset, data.DATASETS)
+    checks.one_of("config", "space", config.space, SPACES)
     for field in _POSITIVE_INTS:
-        _checks.positive_int("config", field, config[field])
-    _checks.non_negative_int("config", "seed", config.seed)
-    _checks.one_of("config", "eval_split", config.eval_split, EVAL_SPLITS)
-    _checks.number_in("config", "val_fraction", config.val_fraction, 0, 1, low_open=True,
+        checks.positive_int("config", field, config[field])
+    checks.non_negative_int("config", "seed", config.seed)
+    checks.one_of("config", "eval_split", config.eval_split, EVAL_SPLITS)
+    checks.number_in("config", "val_fraction", config.val_fraction, 0, 1, low_open=True,
                       high_open=True)
-    _checks.non_negative_int("config", "split_seed", config.split_seed)
-    _checks.positive_number("config", "learning_rate", config.learning_rate)
+    checks.non_negative_int("config", "split_seed", config.split_seed)
+    checks.positive_number("config", "learning_rate", config.learning_rate)
     for field in ("momentum", "weight_decay", "label_smoothing"):
-        _checks.number_in("config", field, config[field], 0, 1, high_open=True)
+        checks.number_in("config", field, config[field], 0, 1, high_open=True)
 
 
 def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
@@ -148,7 +148,7 @@ def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
         raise ValueError(f"config.ops must name one op per searchable layer of space "
                          f"{config.space!r} ({space.num_layers}), got {len(ops)}: {list(ops)}")
     for name in ops:
-        _checks.one_of("config", "ops", name, space.op_names)
+        checks.one_of("config", "ops", name, space.op_names)
     return DerivedNetwork.from_op_names(space, ops)
 
 

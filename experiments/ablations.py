@@ -9,7 +9,7 @@ Measured: ``--seeds 0,1`` on quickstart (10 searches of 41-56 s) took about 8 mi
 fixed_hw 0.608 / 18.1, fixed_net 0.972 / 239, decoupled 0.920 / 323; cost-model relative error
 below 2e-7 on every figure.
 
-The modes (``config.search.mode``, :mod:`dianjax.search_config`), each a config switch of one code
+The modes (``config.search.mode``, :mod:`dianjax.search.config`), each a config switch of one code
 path, the rest of the config equal:
 
 - ``joint``: network and accelerator searched together (DIAN);
@@ -39,11 +39,11 @@ from pathlib import Path
 import ml_collections
 import tqdm
 
-from dianjax import pareto
+from dianjax.analysis import pareto
 from dianjax.config import load_config, split_config_args
 from dianjax.data import DATASETS
-from dianjax.search_config import MODES, make_setup
-from dianjax.search_space import OP_SPECS, SearchSpace, get_space
+from dianjax.search.config import MODES, make_setup
+from dianjax.nas.search_space import OP_SPECS, SearchSpace, get_space
 
 TABLE_COLUMNS = ("method", "seed", "ops", "accelerator", "supernet_val", "supernet_test",
                  "derived_test", "latency_s", "energy_pj", "area_mm2", "edp", "err_latency_s",

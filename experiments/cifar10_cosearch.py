@@ -16,7 +16,7 @@ quickstart --force`` runs the same pipeline on the embedded digits on a CPU).
 
 ``OUT`` is the search's run directory: rerunning resumes an interrupted search (and final training)
 from its checkpoints, and reads a finished one back. Prints the result's summary; writes
-``summary.csv`` (one row, :data:`dianjax.pareto.ROW_COLUMNS`), ``summary.json`` and the run's plots
+``summary.csv`` (one row, :data:`dianjax.analysis.pareto.ROW_COLUMNS`), ``summary.json`` and the run's plots
 (``curves.png``, ``op_probs.png``, ``hw_probs.png``).
 """
 
@@ -29,10 +29,12 @@ from pathlib import Path
 
 import jax
 
-from dianjax import pareto, plots
+from dianjax.analysis import pareto
+
+from dianjax.analysis import plots
 from dianjax.config import load_config, split_config_args
-from dianjax.search_config import SearchSetup, make_setup
-from dianjax.search_result import RESULT_FILE, summary_table
+from dianjax.search.config import SearchSetup, make_setup
+from dianjax.search.result import RESULT_FILE, summary_table
 
 
 def scale(setup: SearchSetup) -> str:

@@ -30,14 +30,14 @@ the same exact simulator (``sim.simulate_network``), so the fronts are comparabl
   weight sharing, exactly as for the searched pairs' ``supernet_val`` / ``supernet_test``: the
   supernet of that seed's ``no_hw_loss`` run (first objective; its op logits saw no hardware cost,
   so its weights are not tuned to cheap ops) with the pair's ops one-hot and its batch-norm
-  statistics re-estimated on the train part (``dianjax.search_result.recalibrate_batch_stats``,
+  statistics re-estimated on the train part (``dianjax.search.result.recalibrate_batch_stats``,
   ``supernet_accuracy``), the procedure of the searched pairs. Random pairs are not trained from
   scratch, so they have no ``derived_test``.
 
 The front is drawn and the hypervolume computed for ``--accuracy`` (default ``derived_test`` if
 ``config.final_train.enabled``, else ``supernet_val``) against the simulated EDP (pJ s), every
 method against one reference point: accuracy 0 and the worst EDP of all points x 1.1
-(:func:`dianjax.pareto.common_reference`). ``hypervolume`` is the dominated area as a fraction of
+(:func:`dianjax.analysis.pareto.common_reference`). ``hypervolume`` is the dominated area as a fraction of
 the box between that reference and the ideal point (accuracy 1, EDP 0); ``hypervolume_log`` measures
 EDP in decades (accuracy x decades), which weighs the low-EDP end as much as the high one.
 
@@ -64,13 +64,15 @@ import numpy as np
 import orbax.checkpoint as ocp
 import tqdm
 
-from dianjax import data, parallel, pareto
+from dianjax import data, parallel
+
+from dianjax.analysis import pareto
 from dianjax.config import load_config, split_config_args
-from dianjax.hardware_space import KNOBS, HardwareDesign, mapping_slots
-from dianjax.search_config import OBJECTIVES, SearchSetup, make_setup
-from dianjax.search_result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
-from dianjax.search_steps import SearchState, init_state, make_optimizers
-from dianjax.supernet import DerivedNetwork
+from dianjax.cost.hardware_space import KNOBS, HardwareDesign, mapping_slots
+from dianjax.search.config import OBJECTIVES, SearchSetup, make_setup
+from dianjax.search.result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
+from dianjax.search.steps import SearchState, init_state, make_optimizers
+from dianjax.nas.supernet import DerivedNetwork
 
 SEARCH_METHODS = ("joint", "fixed_hw", "decoupled", "no_hw_loss")
 METHODS = (*SEARCH_METHODS, "random")
@@ -150,11 +152,11 @@ def random_pairs(setup: SearchSetup, count: int,
 
 def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: int,
                 seed: int) -> list[dict]:
-    """Rows (:data:`dianjax.pareto.ROW_COLUMNS`) of ``count`` random pairs drawn from ``seed``.
+    """Rows (:data:`dianjax.analysis.pareto.ROW_COLUMNS`) of ``count`` random pairs drawn from ``seed``.
 
     Accuracy: the supernet of the finished run in ``supernet_dir`` (its config ``config``) with the
     pair's ops one-hot and batch-norm statistics re-estimated on the train part of the train split,
-    on the val part and on the test split, as :func:`dianjax.search_result.finalize` measures a
+    on the val part and on the test split, as :func:`dianjax.search.result.finalize` measures a
     searched pair; hardware: the exact simulator.
     """
     setup = make_setup(config)

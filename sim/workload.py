@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from sim import _checks
+from sim import checks
 
 _LAYER_FIELDS = ("name", "N", "C", "M", "H", "W", "R", "S", "stride", "padding", "groups")
 
@@ -44,8 +44,8 @@ class Layer:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Layer.name must be a non-empty string, got {self.name!r}")
         for field in ("N", "C", "M", "H", "W", "R", "S", "stride", "groups"):
-            _checks.positive_int(owner, field, getattr(self, field))
-        _checks.non_negative_int(owner, "padding", self.padding)
+            checks.positive_int(owner, field, getattr(self, field))
+        checks.non_negative_int(owner, "padding", self.padding)
         for kernel, size, size_name in (("R", self.H, "H"), ("S", self.W, "W")):
             padded = size + 2 * self.padding
             if getattr(self, kernel) > padded:
@@ -133,7 +133,7 @@ class Layer:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Layer:
-        _checks.known_keys("Layer", data, _LAYER_FIELDS)
+        checks.known_keys("Layer", data, _LAYER_FIELDS)
         return cls(**data)
 
 
@@ -181,7 +181,7 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Network:
-        _checks.known_keys("Network", data, ("name", "layers"))
+        checks.known_keys("Network", data, ("name", "layers"))
         layers: Iterable = data.get("layers", ())
         return cls(name=data.get("name", "network"),
                    layers=tuple(Layer.from_dict(layer) for layer in layers))

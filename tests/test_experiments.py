@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dianjax import data, pareto
+from dianjax import data
+
+from dianjax.analysis import pareto
 from dianjax.config import load_config
-from dianjax.hardware_space import mapping_slots
-from dianjax.search_config import MODES, make_setup
-from dianjax.search_space import get_space
+from dianjax.cost.hardware_space import mapping_slots
+from dianjax.search.config import MODES, make_setup
+from dianjax.nas.search_space import get_space
 from sim import simulate_network
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"

@@ -30,8 +30,8 @@ def test_empty_device_list_rejected():
 _TWO_DEVICES = textwrap.dedent("""
     import functools, jax, jax.numpy as jnp, numpy as np
     from dianjax import data, parallel
-    from dianjax.search_space import quickstart_space
-    from dianjax.supernet import DerivedNetwork
+    from dianjax.nas.search_space import quickstart_space
+    from dianjax.nas.supernet import DerivedNetwork
     from dianjax.train import create_train_state, make_optimizer, train_step
 
     assert len(jax.devices()) == 2, jax.devices()

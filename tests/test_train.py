@@ -11,8 +11,8 @@ import pytest
 
 from dianjax import data, train
 from dianjax.config import load_config
-from dianjax.search_space import SearchSpace
-from dianjax.supernet import DerivedNetwork
+from dianjax.nas.search_space import SearchSpace
+from dianjax.nas.supernet import DerivedNetwork
 
 SPACE = SearchSpace(image_size=8, in_channels=1, num_classes=10, stem_channels=4,
                     stages=((4, 1, 1), (8, 1, 2)), op_names=("mb_k3_e3", "skip"),

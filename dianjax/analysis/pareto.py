@@ -1,0 +1,299 @@
+"""Accuracy-vs-cost Pareto fronts of co-search results: collection, 2-D hypervolume, tables, plots.
+
+A *point* is a (network, accelerator) pair measured by its accuracy (a fraction in [0, 1],
+maximized) and a hardware cost (simulated EDP in pJ s unless said otherwise, minimized). The
+*front* of a set of points is its non-dominated subset (:func:`dianjax.refine.loop.pareto_front`).
+
+Hypervolume (Zitzler & Thiele, 1998): the area of the region of the (accuracy, cost) plane that the
+front dominates and that is bounded by a reference point ``(accuracy_ref, cost_ref)``:
+``{(a, c): accuracy_ref <= a <= a_i and c_i <= c <= cost_ref for some front point i}``. Its unit is
+accuracy x cost unit (pJ s for EDP); with ``log_cost`` the cost axis is ``log10(cost)`` and the unit
+is accuracy x decades. Points not strictly better than the reference in both objectives add nothing.
+Methods are compared at one common reference point (:func:`common_reference`: accuracy 0 and the
+worst cost seen over every method's points times 1.1), so a larger hypervolume is a better front.
+
+Rows: :func:`result_row` flattens a search's ``result.json`` (:mod:`dianjax.search.result`) into one
+flat dict with the keys :data:`ROW_COLUMNS`, the unit of every table, CSV file and plot here.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import ml_collections
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from dianjax.config import apply_override
+from dianjax.refine.loop import pareto_front
+from dianjax.search.loop import CONFIG_FILE, run_search
+from dianjax.search.result import RESULT_FILE
+
+ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
+LAM_MODES = ("joint", "fixed_hw")  # modes whose op logits see lam (dianjax.search.steps.phase_at)
+_SIMULATED = ("latency_s", "energy_pj", "area_mm2", "edp", "edap")
+_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp")
+_COST_LABELS = {"latency_s": "latency (s)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm^2)",
+                "edp": "EDP (pJ s)", "edap": "EDAP (pJ s mm^2)"}
+ROW_COLUMNS = ("run", "method", "objective", "lam", "seed", "ops", "accelerator", *ACCURACY_KEYS,
+               *_SIMULATED, *(f"err_{key}" for key in _COMPARED), "search_wall_s")
+
+
+class Reference(NamedTuple):
+    """The reference point of a hypervolume: the worst accuracy and the worst cost that count."""
+
+    accuracy: float
+    cost: float
+
+
+def accelerator_label(accelerator: Mapping) -> str:
+    """``16x16 ws 64/64/64KiB bw16``: array, dataflow, ifmap/filter/ofmap SRAM, DRAM words/cycle."""
+    return (f"{accelerator['rows']}x{accelerator['cols']} {accelerator['dataflow']} "
+            f"{accelerator['ifmap_sram_kb']:g}/{accelerator['filter_sram_kb']:g}/"
+            f"{accelerator['ofmap_sram_kb']:g}KiB bw{accelerator['dram_bandwidth']:g}")
+
+
+def result_row(result: Mapping, run: str) -> dict:
+    """One flat row (keys :data:`ROW_COLUMNS`) of a ``result.json``; absent figures are None.
+
+    ``lam`` is None for the modes whose op logits never see it (no_hw_loss, decoupled, fixed_net).
+    """
+    accuracy = result["accuracy"]
+    simulated = result["simulated"]
+    errors = result.get("relative_error", {})
+    row = {"run": run, "method": result["mode"], "objective": result["objective"],
+           "lam": float(result["lam"]) if result["mode"] in LAM_MODES else None,
+           "seed": int(result["seed"]), "ops": " ".join(result["network"]["ops"]),
+           "accelerator": accelerator_label(result["hardware"]["accelerator"]),
+           **{key: accuracy.get(key) for key in ACCURACY_KEYS},
+           **{key: float(simulated[key]) for key in _SIMULATED},
+           **{f"err_{key}": errors.get(key) for key in _COMPARED},
+           "search_wall_s": result.get("search_wall_s")}
+    return row
+
+
+def collect_results(root: str | Path) -> list[dict]:
+    """Rows of every ``result.json`` below ``root``, sorted by ``run`` (its directory under root).
+
+    Raises:
+      ValueError: if a ``result.json`` is not JSON or lacks a field a row needs (the file named).
+    """
+    root = Path(root)
+    rows = []
+    for path in sorted(root.rglob(RESULT_FILE)):
+        try:
+            rows.append(result_row(json.loads(path.read_text()),
+                                   path.parent.relative_to(root).as_posix()))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"{path} is not a search result.json ({type(error).__name__}: "
+                             f"{error})") from None
+    return rows
+
+
+def run_or_load(config: ml_collections.ConfigDict, run_dir: str | Path) -> dict:
+    """The result of the search of ``config`` in ``run_dir``: read back if finished, else run.
+
+    An unfinished run resumes from its last checkpoint (:func:`dianjax.search.loop.run_search`).
+
+    Raises:
+      ValueError: if ``run_dir`` holds a finished search of a different config.
+    """
+    run_dir = Path(run_dir)
+    result_path = run_dir / RESULT_FILE
+    if result_path.is_file():
+        saved = json.loads((run_dir / CONFIG_FILE).read_text())
+        if saved != json.loads(config.to_json()):
+            raise ValueError(f"{run_dir} holds a finished search of a different config; remove "
+                             "it or choose another --out")
+        return json.loads(result_path.read_text())
+    return run_search(config, run_dir)
+
+
+def with_values(config: ml_collections.ConfigDict, values: Mapping[str, object]
+                ) -> ml_collections.ConfigDict:
+    """A deep copy of ``config`` with dotted keys set (``{"search.mode": "joint"}``), type-checked.
+
+    Raises:
+      ValueError: on an unknown key or a value of the wrong type
+        (:func:`dianjax.config.apply_override`).
+    """
+    config = copy.deepcopy(config)
+    for key, value in values.items():
+        apply_override(config, f"{key}={value!r}")
+    return config
+
+
+def front_indices(accuracy: Sequence[float], cost: Sequence[float]) -> np.ndarray:
+    """Indices of the non-dominated (accuracy max, cost min) points, in increasing order."""
+    accuracy, cost = _points(accuracy, cost)
+    if not len(accuracy):
+        return np.zeros(0, np.int64)
+    return pareto_front(np.stack([accuracy, cost], axis=1), [True, False])
+
+
+def _points(accuracy, cost) -> tuple[np.ndarray, np.ndarray]:
+    accuracy = np.asarray(accuracy, np.float64).reshape(-1)
+    cost = np.asarray(cost, np.float64).reshape(-1)
+    if accuracy.shape != cost.shape:
+        raise ValueError(f"accuracy and cost must have the same length, got {accuracy.size} and "
+                         f"{cost.size}")
+    if not (np.isfinite(accuracy).all() and np.isfinite(cost).all()):
+        raise ValueError("accuracy and cost must be finite numbers")
+    return accuracy, cost
+
+
+def hypervolume_2d(accuracy: Sequence[float], cost: Sequence[float], reference: Reference,
+                   log_cost: bool = False) -> float:
+    """Area dominated by the (accuracy max, cost min) points and bounded by ``reference``.
+
+    Args:
+      accuracy, cost: one value per point.
+      reference: the reference point; only points with accuracy > ``reference.accuracy`` and cost
+        < ``reference.cost`` contribute.
+      log_cost: measure the cost axis in decades (``log10``); costs and reference must be > 0.
+
+    Returns:
+      The area, in accuracy x cost (or accuracy x decades with ``log_cost``).
+    """
+    accuracy, cost = _points(accuracy, cost)
+    ref_accuracy, ref_cost = float(reference.accuracy), float(reference.cost)
+    if log_cost:
+        if (cost <= 0).any() or ref_cost <= 0:
+            raise ValueError(f"log_cost needs costs > 0 and reference.cost > 0, got min cost "
+                             f"{cost.min() if cost.size else None} and reference.cost {ref_cost}")
+        cost, ref_cost = np.log10(cost), math.log10(ref_cost)
+    keep = (accuracy > ref_accuracy) & (cost < ref_cost)
+    accuracy, cost = accuracy[keep], cost[keep]
+    if not accuracy.size:
+        return 0.0
+    front = front_indices(accuracy, cost)
+    order = front[np.lexsort((accuracy[front], cost[front]))]  # cost ascending: accuracy ascending
+    steps = np.diff(np.concatenate([[ref_accuracy], accuracy[order]]))
+    return float(np.sum(steps * (ref_cost - cost[order])))
+
+
+def common_reference(costs: Iterable[float], margin: float = 1.1,
+                     accuracy: float = 0.0) -> Reference:
+    """Accuracy ``accuracy`` and the worst (largest) cost seen times ``margin``."""
+    costs = np.asarray(list(costs), np.float64)
+    if not costs.size:
+        raise ValueError("common_reference needs at least one cost, got none")
+    if not margin >= 1:
+        raise ValueError(f"common_reference margin must be >= 1, got {margin!r}")
+    return Reference(float(accuracy), float(costs.max() * margin))
+
+
+def _measured(rows: Iterable[Mapping], accuracy_key: str, cost_key: str) -> list[Mapping]:
+    if accuracy_key not in ACCURACY_KEYS:
+        raise ValueError(f"accuracy_key must be one of {list(ACCURACY_KEYS)}, got {accuracy_key!r}")
+    return [row for row in rows if row.get(accuracy_key) is not None
+            and row.get(cost_key) is not None]
+
+
+def hypervolume_table(rows: Sequence[Mapping], accuracy_key: str, cost_key: str = "edp",
+                      group_key: str = "method",
+                      reference: Reference | None = None) -> tuple[list[dict], Reference]:
+    """Per group (e.g. method): points, front size and hypervolume at one common reference.
+
+    Rows without ``accuracy_key`` (e.g. ``derived_test`` of a run without final training) are left
+    out of the front and counted in ``unmeasured``.
+
+    Returns:
+      ``(table, reference)``; each table row has ``group_key``, ``points``, ``unmeasured``,
+      ``front``, ``hypervolume`` (the area as a fraction of the box between the reference and the
+      ideal point (accuracy 1, cost 0)) and ``hypervolume_log`` (accuracy x decades of cost).
+    """
+    measured = _measured(rows, accuracy_key, cost_key)
+    if not measured:
+        raise ValueError(f"no row has both {accuracy_key!r} and {cost_key!r}")
+    if reference is None:
+        reference = common_reference(row[cost_key] for row in measured)
+    box = (1.0 - reference.accuracy) * reference.cost
+    table = []
+    for group in dict.fromkeys(row[group_key] for row in rows):
+        members = [row for row in rows if row[group_key] == group]
+        points = [row for row in measured if row[group_key] == group]
+        accuracy = [row[accuracy_key] for row in points]
+        cost = [row[cost_key] for row in points]
+        table.append({group_key: group, "points": len(points),
+                      "unmeasured": len(members) - len(points),
+                      "front": len(front_indices(accuracy, cost)),
+                      "hypervolume": hypervolume_2d(accuracy, cost, reference) / box,
+                      "hypervolume_log": hypervolume_2d(accuracy, cost, reference, log_cost=True)})
+    return table, reference
+
+
+def mean_rows(rows: Sequence[Mapping], group_key: str, columns: Sequence[str]) -> list[dict]:
+    """Per group: ``runs`` and the mean and standard deviation (``<column>_std``) of each column."""
+    table = []
+    for group in dict.fromkeys(row[group_key] for row in rows):
+        members = [row for row in rows if row[group_key] == group]
+        entry = {group_key: group, "runs": len(members)}
+        for column in columns:
+            values = [row[column] for row in members if row.get(column) is not None]
+            entry[column] = float(np.mean(values)) if values else None
+            entry[f"{column}_std"] = float(np.std(values)) if values else None
+        table.append(entry)
+    return table
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
+    """A plain-text table of ``columns`` (floats to 4 significant digits, None as ``-``)."""
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in cells)])
+              for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths)),
+             "  ".join("-" * width for width in widths)]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in cells]
+    return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[Mapping], path: str | Path, columns: Sequence[str]) -> None:
+    """``columns`` of ``rows`` as CSV with a header (None as an empty cell)."""
+    with Path(path).open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+
+
+def plot_fronts(rows: Sequence[Mapping], path: str | Path, accuracy_key: str,
+                cost_key: str = "edp", group_key: str = "method", title: str = "") -> None:
+    """Accuracy against cost (log axis), every point per group and each group's front as steps."""
+    measured = _measured(rows, accuracy_key, cost_key)
+    if not measured:
+        raise ValueError(f"no row has both {accuracy_key!r} and {cost_key!r} to plot")
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    for color, group in enumerate(dict.fromkeys(row[group_key] for row in measured)):
+        points = [row for row in measured if row[group_key] == group]
+        accuracy = np.array([row[accuracy_key] for row in points])
+        cost = np.array([row[cost_key] for row in points])
+        axes.scatter(cost, accuracy, s=18, alpha=0.5, color=f"C{color}")
+        front = front_indices(accuracy, cost)
+        front = front[np.argsort(cost[front], kind="stable")]
+        axes.step(cost[front], accuracy[front], where="post", marker="o", color=f"C{color}",
+                  label=f"{group} ({len(front)}/{len(points)} on front)")
+    axes.set_xscale("log")
+    axes.set(xlabel=f"simulated {_COST_LABELS.get(cost_key, cost_key)}",
+             ylabel=f"accuracy ({accuracy_key})",
+             title=title or f"accuracy vs {cost_key}")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.savefig(path, dpi=120)

@@ -1,0 +1,381 @@
+"""The relaxed accelerator cost of a supernet: differentiable in op probabilities and hardware logits.
+
+What it models: a supernet whose searchable layer ``l`` runs op ``k`` with probability
+``op_probs[l, k]`` (a :class:`dianjax.nas.search_space.LayerTable` gives every op's convs), on an
+accelerator drawn from a :class:`dianjax.cost.hardware_space.HardwareSpace` whose knob ``i`` takes its
+value ``v`` with probability ``p_i(v) = softmax(hw_logits[knob] / temperature)`` and whose mapping
+slot ``s`` takes fold order ``u`` with ``q_s(u) = softmax(hw_logits["fold_order"][s] / temperature)``.
+The cost of a hardware point ``h`` (knob values and fold orders) is that of the *expected network*:
+latency and energy summed over fixed layers and over ``op_probs``-weighted op convs (exact
+per-conv figures from :func:`dianjax.cost.systolic.evaluate`); ``edp = latency * energy``,
+``edap = edp * area``. The relaxed cost is its expectation over ``h``. Units as in
+:mod:`dianjax.cost.systolic` (s, pJ, mm^2).
+
+The estimator, from the inside out:
+
+1. Ops: exact. Given ``h``, latency and energy are linear in the op choice, so the expectation over
+   ops is the ``op_probs``-weighted sum: exact, differentiable, no sampling.
+2. Fold orders: exact. Latency and energy are sums over mapping slots, and slots choose their fold
+   order independently, so with ``A_s(u)``, ``B_s(u)`` the latency and energy of slot ``s`` under
+   order ``u``: ``E[latency] = sum_s E_q[A_s]`` (likewise energy) and
+   ``E[latency * energy] = E[latency] E[energy] + sum_s Cov_q(A_s, B_s)``. Exact and differentiable
+   in the fold logits, for the price of evaluating every conv under every fold order.
+3. Accelerator knobs: local expectation gradients (Titsias & Lazaro-Gredilla, "Local Expectation
+   Gradients for Black Box Variational Inference", NeurIPS 2015). The cost is a step function of
+   the discrete knob values (ceil, select), so reparameterized or straight-through gradients are
+   zero or meaningless. Draw ``h ~ p`` (Gumbel-max, from ``key``); for each knob ``i`` evaluate
+   the cost at every value ``v`` with the other knobs at ``h_{-i}``:
+   ``M_i = sum_v p_i(v) m(v, h_{-i})``. Each ``M_i`` is an unbiased estimate of ``E_h[m]``, and
+   ``sum_v grad p_i(v) m(v, h_{-i})`` an unbiased estimate of its gradient with respect to knob
+   ``i``'s logits. The returned value is ``mean_i M_i`` (its gradient gives the op-probability and
+   fold-logit gradients), plus ``sum_i (M_i - stop_gradient(M_i))`` with the metric values
+   stopped (it gives each knob's logits the gradient of its own ``M_i`` and adds 0 to the value).
+   ``num_samples`` averages independent draws. One evaluation per step of every conv on
+   ``sum_i |choices_i| x |fold orders|`` accelerators: ~29,000 (conv, accelerator) pairs for the
+   CIFAR space and the default hardware space; no gradient flows through the evaluation itself.
+
+Every metric (latency, energy, area, EDP, EDAP) is built this way, so each has an unbiased gradient;
+the objective (:mod:`dianjax.cost.objectives`) is linear in them, hence also unbiased.
+:func:`expected` computes the same expectation exactly by enumerating the hardware space (cost
+linear in its size), for small spaces, tests and :func:`reference_metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dianjax.cost.systolic import (AcceleratorArrays, LayerArrays, accelerator_arrays, buffer_words,
+                                evaluate, layer_arrays)
+from dianjax.cost.hardware_space import FOLD_ORDER, KNOBS, HardwareSpace, mapping_slots, slot_of
+from dianjax.cost.objectives import Metrics, objective as normalized_objective, objective_weights
+from dianjax.nas.search_space import LayerTable
+from sim import checks
+from sim.systolic.architecture import DATAFLOWS
+from sim.systolic.energy import EnergyTable
+from sim.systolic.mapping import FOLD_ORDERS
+
+_ENUMERATION_BATCH = 256   # accelerators per vectorized chunk of an exhaustive enumeration
+
+
+class RelaxedCost(NamedTuple):
+    """Expected metrics (scalars, each differentiable) and the normalized objective (0 if none)."""
+
+    latency_s: jax.Array
+    energy_pj: jax.Array
+    area_mm2: jax.Array
+    edp: jax.Array
+    edap: jax.Array
+    objective: jax.Array
+
+
+class KnobTables(NamedTuple):
+    """Per-knob choice values as the fields of AcceleratorArrays (each indexed by its knob's choice)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    dataflow: np.ndarray
+    ifmap_buffer_words: np.ndarray
+    filter_buffer_words: np.ndarray
+    ofmap_buffer_words: np.ndarray
+    ifmap_sram_kb: np.ndarray
+    filter_sram_kb: np.ndarray
+    ofmap_sram_kb: np.ndarray
+    dram_bandwidth: np.ndarray
+    word_bits: int
+    clock_mhz: float
+
+
+# The knob whose choice sets each AcceleratorArrays field.
+_FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
+               "ifmap_buffer_words": "ifmap_sram_kb", "filter_buffer_words": "filter_sram_kb",
+               "ofmap_buffer_words": "ofmap_sram_kb", "ifmap_sram_kb": "ifmap_sram_kb",
+               "filter_sram_kb": "filter_sram_kb", "ofmap_sram_kb": "ofmap_sram_kb",
+               "dram_bandwidth": "dram_bandwidth"}
+
+
+def knob_tables(space: HardwareSpace) -> KnobTables:
+    """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words)."""
+    base = space.base_accelerator()
+    for knob, choices in space.choices():   # ValueError for a value the cost model cannot hold
+        for value in choices:
+            accelerator_arrays(dataclasses.replace(base, **{knob: value}))
+    bits = space.word_bits
+    sram = {f"{op}_buffer_words": buffer_words(getattr(space, f"{op}_sram_kb"), bits,
+                                               f"{op}_buffer_words")
+            for op in ("ifmap", "filter", "ofmap")}
+    return KnobTables(
+        rows=np.asarray(space.rows, np.int32), cols=np.asarray(space.cols, np.int32),
+        dataflow=np.asarray([DATAFLOWS.index(d) for d in space.dataflow], np.int32), **sram,
+        ifmap_sram_kb=np.asarray(space.ifmap_sram_kb, np.float64),
+        filter_sram_kb=np.asarray(space.filter_sram_kb, np.float64),
+        ofmap_sram_kb=np.asarray(space.ofmap_sram_kb, np.float64),
+        dram_bandwidth=np.asarray(space.dram_bandwidth, np.float64),
+        word_bits=bits, clock_mhz=float(space.clock_mhz))
+
+
+def gather_accelerators(tables: KnobTables, indices, xp=jnp) -> AcceleratorArrays:
+    """AcceleratorArrays of the accelerators with choice ``indices[..., i]`` of knob ``KNOBS[i]``."""
+    fields = {field: xp.take(xp.asarray(getattr(tables, field)),
+                             indices[..., KNOBS.index(knob)], axis=0)
+              for field, knob in _FIELD_KNOB.items()}
+    shape = indices.shape[:-1]
+    return AcceleratorArrays(**fields, word_bits=xp.full(shape, tables.word_bits),
+                             clock_mhz=xp.full(shape, tables.clock_mhz))
+
+
+def space_indices(space: HardwareSpace) -> np.ndarray:
+    """int32[num_accelerators, len(KNOBS)]: choice indices of every accelerator, in
+    :meth:`HardwareSpace.accelerators` order."""
+    sizes = [len(getattr(space, knob)) for knob in KNOBS]
+    return np.indices(sizes, dtype=np.int32).reshape(len(KNOBS), -1).T
+
+
+def space_accelerators(space: HardwareSpace) -> AcceleratorArrays:
+    """Every accelerator of ``space`` stacked along a leading axis (numpy), for ``jax.vmap``."""
+    return gather_accelerators(knob_tables(space), space_indices(space), xp=np)
+
+
+def uniform_op_probs(table: LayerTable) -> np.ndarray:
+    """float32[L, K]: uniform probabilities over the available ops of every searchable layer."""
+    mask = np.asarray(table.op_mask, np.float32)
+    return mask / mask.sum(axis=1, keepdims=True)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RelaxedCostModel:
+    """A layer table and a hardware space, prepared once (numpy constants; close over it in jit).
+
+    Attributes:
+      table, space, energy_table: what it was prepared from.
+      convs: every conv the supernet can execute: the fixed layers, then every (layer, op) conv.
+      conv_cell: int32[#searchable convs]: ``l * K + k`` of each searchable conv.
+      slot_matrix: float32[#convs, #slots]: one-hot of each conv's mapping slot.
+      tables: the knob choices (:func:`knob_tables`).
+      fold_orders: int32[U]: the :data:`sim.FOLD_ORDERS` index of each fold-order choice.
+      row_knob: int32[R]: the knob of each accelerator evaluated per sample (LEG rows).
+      row_value: int32[R]: its choice index.
+    """
+
+    table: LayerTable
+    space: HardwareSpace
+    energy_table: EnergyTable | None
+    convs: LayerArrays
+    conv_cell: np.ndarray
+    slot_matrix: np.ndarray
+    tables: KnobTables
+    fold_orders: np.ndarray
+    row_knob: np.ndarray
+    row_value: np.ndarray
+
+    # -- checks ----------------------------------------------------------------------------------
+    def check_inputs(self, op_probs, hw_logits, temperature) -> None:
+        """ValueError (naming the argument) unless the shapes, keys and temperature are valid."""
+        shape = (self.table.num_layers, len(self.table.op_names))
+        if np.shape(op_probs) != shape:
+            raise ValueError(f"op_probs must have shape (num_layers, num_ops) = {shape}, "
+                             f"got {np.shape(op_probs)}")
+        chex.assert_type(op_probs, float)
+        if not isinstance(hw_logits, Mapping):
+            raise ValueError(f"hw_logits must be a dict {{knob: logits}} (HardwareSpace.init_logits),"
+                             f" got {type(hw_logits).__name__}")
+        self.space.check_logits(hw_logits, self.table)
+        chex.assert_type(list(hw_logits.values()), float)
+        if isinstance(temperature, (int, float)) and not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+
+    # -- pieces ----------------------------------------------------------------------------------
+    def conv_weights(self, op_probs) -> jax.Array:
+        """float[#convs]: 1 for a fixed layer, ``op_probs[l, k]`` for a conv of op k at layer l."""
+        fixed = jnp.ones(len(self.table.fixed), op_probs.dtype)
+        return jnp.concatenate([fixed, jnp.reshape(op_probs, -1)[self.conv_cell]])
+
+    def accelerator_metrics(self, weights, fold_probs, accelerator: AcceleratorArrays) -> Metrics:
+        """Metrics of one accelerator, exact over ops (``weights``) and fold orders (``fold_probs``).
+
+        Args:
+          weights: :meth:`conv_weights`.
+          fold_probs: float[#slots, U] fold-order probabilities per mapping slot.
+          accelerator: one accelerator (scalars).
+        """
+        def per_order(order):
+            return evaluate(self.convs, accelerator, order, self.energy_table)
+
+        report = jax.vmap(per_order)(jnp.asarray(self.fold_orders))           # [U, #convs]
+        slot_latency = (report.latency_s * weights) @ self.slot_matrix         # [U, #slots]
+        slot_energy = (report.energy_pj * weights) @ self.slot_matrix
+        q = fold_probs.T
+        mean_latency = jnp.sum(q * slot_latency, axis=0)                       # [#slots]
+        mean_energy = jnp.sum(q * slot_energy, axis=0)
+        latency, energy = jnp.sum(mean_latency), jnp.sum(mean_energy)
+        covariance = jnp.sum(q * slot_latency * slot_energy, axis=0) - mean_latency * mean_energy
+        edp = latency * energy + jnp.sum(covariance)
+        area = report.area_mm2[0]
+        return Metrics(latency_s=latency, energy_pj=energy, area_mm2=area, edp=edp,
+                       edap=edp * area)
+
+    def _probabilities(self, hw_logits, temperature):
+        knob_probs = [jax.nn.softmax(jnp.asarray(hw_logits[k]) / temperature) for k in KNOBS]
+        fold_probs = jax.nn.softmax(jnp.asarray(hw_logits[FOLD_ORDER]) / temperature, axis=-1)
+        return knob_probs, fold_probs
+
+    def check_objective(self, objective, reference) -> None:
+        """ValueError unless ``objective`` is None or valid and comes with a ``reference``."""
+        if objective is None:
+            return
+        objective_weights(objective)
+        if reference is None:
+            raise ValueError("an objective needs a reference (the normalizer): pass "
+                             "reference=cost.reference_metrics(table, space)")
+
+    @staticmethod
+    def _finish(metrics: Metrics, objective, reference) -> RelaxedCost:
+        value = (jnp.zeros((), metrics.latency_s.dtype) if objective is None
+                 else normalized_objective(objective, metrics, reference))
+        return RelaxedCost(*metrics, objective=value)
+
+    # -- the estimators ---------------------------------------------------------------------------
+    def relaxed(self, op_probs, hw_logits, key, temperature, *, num_samples: int = 1,
+                objective=None, reference=None) -> RelaxedCost:
+        """The relaxed cost (module docstring): exact over ops and fold orders, LEG over knobs.
+
+        Args:
+          op_probs: float[L, K] op probabilities (zero on unavailable ops).
+          hw_logits: ``HardwareSpace.init_logits`` layout.
+          key: PRNG key of the hardware samples.
+          temperature: > 0; the hardware probabilities are ``softmax(logits / temperature)``.
+          num_samples: independent hardware samples averaged.
+          objective: a name or weights dict (:mod:`dianjax.cost.objectives`), or None.
+          reference: the objective's normalizer (:func:`reference_metrics`); needed with ``objective``.
+        """
+        self.check_inputs(op_probs, hw_logits, temperature)
+        checks.positive_int("relaxed", "num_samples", num_samples)
+        self.check_objective(objective, reference)
+        weights = self.conv_weights(op_probs)
+        knob_probs, fold_probs = self._probabilities(hw_logits, temperature)
+        row_logits = jnp.concatenate([jnp.asarray(hw_logits[k]) for k in KNOBS]) / temperature
+        row_probs = jnp.concatenate(knob_probs)                                # [R]
+        knob_of_row = jax.nn.one_hot(self.row_knob, len(KNOBS), dtype=row_probs.dtype)
+        starts = np.cumsum([0] + [len(getattr(self.space, k)) for k in KNOBS])
+
+        def one_sample(sample_key) -> Metrics:
+            # Gumbel-max: one draw per choice, the argmax within each knob's choices.
+            scores = row_logits + jax.random.gumbel(sample_key, row_logits.shape, row_logits.dtype)
+            sample = jnp.stack([jnp.argmax(scores[a:b]) for a, b in zip(starts[:-1], starts[1:])])
+            indices = jnp.where(jnp.arange(len(KNOBS)) == self.row_knob[:, None],
+                                self.row_value[:, None], sample[None, :])      # [R, knobs]
+            accelerators = gather_accelerators(self.tables, indices)
+            values = jax.vmap(lambda acc: self.accelerator_metrics(weights, fold_probs, acc))(
+                accelerators)
+            return Metrics(*(_local_expectation(v, row_probs, knob_of_row) for v in values))
+
+        samples = jax.vmap(one_sample)(jax.random.split(key, num_samples))
+        metrics = Metrics(*(jnp.mean(v) for v in samples))
+        return self._finish(metrics, objective, reference)
+
+    def expected(self, op_probs, hw_logits, temperature, *, objective=None,
+                 reference=None) -> RelaxedCost:
+        """The exact expectation that :meth:`relaxed` estimates, by enumerating the hardware space.
+
+        Cost: every conv under every fold order on all ``space.num_accelerators`` accelerators.
+        """
+        self.check_inputs(op_probs, hw_logits, temperature)
+        self.check_objective(objective, reference)
+        weights = self.conv_weights(op_probs)
+        knob_probs, fold_probs = self._probabilities(hw_logits, temperature)
+        indices = space_indices(self.space)
+        probability = 1.0
+        for i, probs in enumerate(knob_probs):
+            probability = probability * probs[indices[:, i]]
+        accelerators = gather_accelerators(self.tables, indices, xp=np)
+        values = jax.lax.map(lambda acc: self.accelerator_metrics(weights, fold_probs, acc),
+                             accelerators, batch_size=_ENUMERATION_BATCH)
+        metrics = Metrics(*(jnp.sum(probability * v) for v in values))
+        return self._finish(metrics, objective, reference)
+
+
+def _local_expectation(values, row_probs, knob_of_row):
+    """``mean_i M_i`` with LEG gradients for the knob logits (module docstring, item 3).
+
+    Args:
+      values: float[R] a metric at each row's accelerator (its knob at the row's value).
+      row_probs: float[R] the probability of each row's value under its knob.
+      knob_of_row: float[R, knobs] one-hot of each row's knob.
+    """
+    stop = jax.lax.stop_gradient
+    by_values = (stop(row_probs) * values) @ knob_of_row      # gradient to ops and fold orders
+    by_probs = (row_probs * stop(values)) @ knob_of_row       # gradient to the knob logits
+    return jnp.mean(by_values) + jnp.sum(by_probs - stop(by_probs))
+
+
+def prepare(table: LayerTable, space: HardwareSpace,
+            energy_table: EnergyTable | None = None) -> RelaxedCostModel:
+    """Precomputes the conv arrays, slot matrix and knob tables of ``table`` on ``space``."""
+    if not isinstance(table, LayerTable):
+        raise ValueError(f"table must be a dianjax.nas.search_space.LayerTable, got {type(table).__name__}")
+    if not isinstance(space, HardwareSpace):
+        raise ValueError(f"space must be a dianjax.cost.hardware_space.HardwareSpace, "
+                         f"got {type(space).__name__}")
+    if energy_table is not None and not isinstance(energy_table, EnergyTable):
+        raise ValueError(f"energy_table must be a sim.EnergyTable or None, "
+                         f"got {type(energy_table).__name__}")
+    slots = {slot: index for index, slot in enumerate(mapping_slots(table))}
+    num_ops = len(table.op_names)
+    layers, cells = list(table.fixed), []
+    for index, row in enumerate(table.choices):
+        for k, op_convs in enumerate(row):
+            layers.extend(op_convs)
+            cells.extend([index * num_ops + k] * len(op_convs))
+    slot_matrix = np.zeros((len(layers), len(slots)), np.float32)
+    slot_matrix[np.arange(len(layers)), [slots[slot_of(layer.name)] for layer in layers]] = 1.0
+    row_knob = np.concatenate([np.full(len(getattr(space, k)), i, np.int32)
+                               for i, k in enumerate(KNOBS)])
+    row_value = np.concatenate([np.arange(len(getattr(space, k)), dtype=np.int32) for k in KNOBS])
+    return RelaxedCostModel(
+        table=table, space=space, energy_table=energy_table, convs=layer_arrays(layers),
+        conv_cell=np.asarray(cells, np.int32), slot_matrix=slot_matrix,
+        tables=knob_tables(space),
+        fold_orders=np.asarray([FOLD_ORDERS.index(o) for o in space.fold_order], np.int32),
+        row_knob=row_knob, row_value=row_value)
+
+
+def relaxed(table: LayerTable, op_probs, hw_logits, key, temperature, *, space: HardwareSpace,
+            num_samples: int = 1, energy_table: EnergyTable | None = None, objective=None,
+            reference=None) -> RelaxedCost:
+    """The relaxed, differentiable expected cost of a supernet on a hardware space.
+
+    ``prepare(table, space, energy_table).relaxed(...)``: see :meth:`RelaxedCostModel.relaxed`
+    and the module docstring for the estimator. Call it inside ``jax.jit`` with ``op_probs``,
+    ``hw_logits``, ``key`` and ``temperature`` traced and the rest closed over.
+    """
+    return prepare(table, space, energy_table).relaxed(
+        op_probs, hw_logits, key, temperature, num_samples=num_samples, objective=objective,
+        reference=reference)
+
+
+def expected(table: LayerTable, op_probs, hw_logits, temperature, *, space: HardwareSpace,
+             energy_table: EnergyTable | None = None, objective=None,
+             reference=None) -> RelaxedCost:
+    """The exact expectation of :func:`relaxed`, by enumerating ``space`` (small spaces, tests)."""
+    return prepare(table, space, energy_table).expected(
+        op_probs, hw_logits, temperature, objective=objective, reference=reference)
+
+
+def reference_metrics(table: LayerTable, space: HardwareSpace,
+                      energy_table: EnergyTable | None = None) -> Metrics:
+    """The objectives' normalizer: the exact expected metrics at uniform op probs and hardware logits.
+
+    Enumerates the hardware space once (about a second per ten million (conv, accelerator) pairs on
+    a CPU core).
+    """
+    model = prepare(table, space, energy_table)
+    logits = space.init_logits(table)
+    result = jax.jit(lambda probs, hw: model.expected(probs, hw, 1.0))(uniform_op_probs(table),
+                                                                       logits)
+    return Metrics(*result[:len(Metrics._fields)])

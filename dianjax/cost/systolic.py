@@ -1,0 +1,417 @@
+"""The exact accelerator cost model in ``jax.numpy``: sim's closed forms, batched over layers.
+
+A transcription of :mod:`sim.systolic.lowering`, :mod:`sim.systolic.schedule`, :mod:`sim.systolic.memory` and :mod:`sim.systolic.energy`
+(the simulator's fast path) into pure, jit/vmap-friendly functions of plain arrays:
+
+    LayerArrays (per-group GEMM sizes, one entry per layer)
+      + AcceleratorArrays (one accelerator: array shape, dataflow, SRAM buffers, DRAM bandwidth)
+      + fold order (one per layer)                       -> CostReport (per-layer arrays)
+
+The convention is SCALE-Sim's (see :mod:`sim.systolic.lowering`): a conv group is an ``S_r x S_c x T`` GEMM cut
+into ``ceil(S_r / rows) * ceil(S_c / cols)`` folds; DRAM traffic follows the double-buffered tile
+model of :mod:`sim.systolic.memory`, stalls its ``ceil`` formula, energy and area the :class:`sim.EnergyTable`.
+The dataflow is an index into :data:`sim.DATAFLOWS` and the fold order an index into
+:data:`sim.FOLD_ORDERS`, so that one compiled function serves every accelerator of a design space.
+
+Units: cycles, words (SRAM and DRAM accesses), pJ, seconds, mm^2, KiB (SRAM sizes), words per cycle
+(``dram_bandwidth``).
+
+Numerics. Small integers (GEMM sizes, folds per dimension, cycles per fold, buffer words) are int32
+(:func:`layer_arrays` and :func:`accelerator_arrays` reject values that would overflow); products
+that can exceed 2^31 (counts, MACs, cycles) are computed in the default float dtype.
+
+- 64-bit mode (``with jax.enable_x64(True):``): every count is an exact integer below 2^53 and the
+  stall formula runs sim's float64 operations in sim's order, so cycles (stalls included), MACs and
+  accesses equal ``sim.simulate_layer``'s exactly; energies, latency, utilization and area equal
+  them to the last bit (XLA multiplies by the reciprocal of a scalar divisor, which may move it).
+- 32-bit mode (the default): counts, MACs, energies and area carry a relative error below 1e-6 (a
+  few float32 roundings; at most 2e-7 measured over 3000 random pairs). The stall cycles, a ceil of
+  a float32 quotient, may be one cycle per group off sim's, so total cycles, latency and utilization
+  may be off by ``groups / total_cycles`` (up to ~1e-5 measured): use 64-bit mode where these must
+  be exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingType, Sequence
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dianjax.cost.hardware_space import HardwareDesign
+from sim.systolic.architecture import DATAFLOWS, Accelerator
+from sim.systolic.energy import EnergyTable
+from sim.systolic.mapping import FOLD_ORDERS
+from sim.workload import Layer, Network
+
+_DEFAULT_TABLE = EnergyTable()
+_MAX_LAYER_WORDS = 2 ** 30     # GEMM sizes and footprints stay below this (int32 with headroom)
+_MAX_ARRAY_SIDE = 2 ** 16      # rows and cols (so that cycles per fold fit in int32)
+_UM2_PER_MM2 = 1e6
+
+# Which fold loop indexes each operand (ifmap, filter, ofmap), per dataflow in DATAFLOWS order
+# (sim.systolic.memory.OPERAND_INDEX): 0 = row fold, 1 = column fold, 2 = both.
+_ROW, _COL, _BOTH = 0, 1, 2
+_INDEX_CODES = {"row": _ROW, "col": _COL, "both": _BOTH}
+_OPERAND_INDEX = {"os": ("row", "col", "both"), "ws": ("row", "both", "col"),
+                  "is": ("both", "row", "col")}
+_OPERAND_INDEX_TABLE = np.array([[_INDEX_CODES[i] for i in _OPERAND_INDEX[d]] for d in DATAFLOWS],
+                                np.int32)
+_WS, _OS, _IS = (DATAFLOWS.index(d) for d in ("ws", "os", "is"))
+_ROW_OUTER = FOLD_ORDERS.index("row_outer")
+
+
+class LayerArrays(NamedTuple):
+    """Layers as the per-group GEMM they become (int32 arrays, one entry per layer).
+
+    ``pixels = N * P * Q``, ``window = (C / groups) * R * S``, ``filters = M / groups``; the three
+    footprints are the unique words of one group in DRAM (:class:`sim.GemmShape`).
+    """
+
+    groups: np.ndarray
+    pixels: np.ndarray
+    window: np.ndarray
+    filters: np.ndarray
+    ifmap_words: np.ndarray
+    filter_words: np.ndarray
+    ofmap_words: np.ndarray
+
+
+class AcceleratorArrays(NamedTuple):
+    """One accelerator as arrays (scalars; stack them for a leading batch axis).
+
+    ``dataflow`` indexes :data:`sim.DATAFLOWS`; ``*_buffer_words`` is one double-buffer half of an
+    operand's SRAM in words (:func:`sim.systolic.memory.buffer_words`); ``dram_bandwidth`` in words per
+    cycle (``inf``: no stalls).
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    dataflow: np.ndarray
+    ifmap_buffer_words: np.ndarray
+    filter_buffer_words: np.ndarray
+    ofmap_buffer_words: np.ndarray
+    ifmap_sram_kb: np.ndarray
+    filter_sram_kb: np.ndarray
+    ofmap_sram_kb: np.ndarray
+    dram_bandwidth: np.ndarray
+    word_bits: np.ndarray
+    clock_mhz: np.ndarray
+
+
+class CostReport(NamedTuple):
+    """The fields of :class:`sim.LayerReport` as arrays (one entry per layer), plus the area.
+
+    Counts are in the default float dtype (exact integers under 64-bit mode); ``area_mm2`` is the
+    accelerator's, one scalar per accelerator.
+    """
+
+    compute_cycles: jax.Array
+    stall_cycles: jax.Array
+    total_cycles: jax.Array
+    macs: jax.Array
+    folds: jax.Array
+    utilization: jax.Array
+    ifmap_sram_reads: jax.Array
+    filter_sram_reads: jax.Array
+    ofmap_sram_writes: jax.Array
+    ifmap_dram_reads: jax.Array
+    filter_dram_reads: jax.Array
+    ofmap_dram_reads: jax.Array
+    ofmap_dram_writes: jax.Array
+    mac_pj: jax.Array
+    register_pj: jax.Array
+    ifmap_sram_pj: jax.Array
+    filter_sram_pj: jax.Array
+    ofmap_sram_pj: jax.Array
+    dram_pj: jax.Array
+    energy_pj: jax.Array
+    latency_s: jax.Array
+    area_mm2: jax.Array
+
+
+# -- building the arrays (numpy, exact Python integers checked against int32) ---------------------
+
+def _int32(owner: str, field: str, values, limit: int) -> np.ndarray:
+    array = np.asarray(values, dtype=np.int64)
+    if array.size and (array.min() < 0 or array.max() >= limit):
+        bad = int(array.max() if array.max() >= limit else array.min())
+        raise ValueError(f"{owner}.{field}={bad} is out of range; allowed: 0 <= {field} < {limit} "
+                         "(the cost model keeps it in int32)")
+    return array.astype(np.int32)
+
+
+def layer_arrays(layers: Sequence[Layer] | Network) -> LayerArrays:
+    """The per-group GEMM sizes of ``layers`` (a sequence of :class:`sim.Layer` or a Network)."""
+    layers = tuple(layers)
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"layers[{index}] must be a sim.Layer, got {type(layer).__name__}")
+    if not layers:
+        raise ValueError("layers must hold at least one sim.Layer, got none")
+    fields = {
+        "groups": [layer.groups for layer in layers],
+        "pixels": [layer.N * layer.P * layer.Q for layer in layers],
+        "window": [(layer.C // layer.groups) * layer.R * layer.S for layer in layers],
+        "filters": [layer.M // layer.groups for layer in layers],
+        "ifmap_words": [layer.ifmap_words // layer.groups for layer in layers],
+        "filter_words": [layer.filter_words // layer.groups for layer in layers],
+        "ofmap_words": [layer.ofmap_words // layer.groups for layer in layers],
+    }
+    return LayerArrays(**{name: _int32("LayerArrays", name, values, _MAX_LAYER_WORDS)
+                          for name, values in fields.items()})
+
+
+def buffer_words(sram_kb, word_bits, field: str = "buffer_words") -> np.ndarray:
+    """int32 words of one double-buffer half of an SRAM of ``sram_kb`` KiB (as sim computes it)."""
+    words = np.floor(np.asarray(sram_kb, np.float64) * 1024 * 8).astype(np.int64)
+    return _int32("AcceleratorArrays", field, words // np.asarray(word_bits, np.int64) // 2, 2 ** 31)
+
+
+def _accelerator_fields(rows, cols, dataflow_index, ifmap_sram_kb, filter_sram_kb, ofmap_sram_kb,
+                        dram_bandwidth, word_bits, clock_mhz) -> AcceleratorArrays:
+    """AcceleratorArrays from equally-shaped numpy values (buffer words as sim computes them)."""
+    owner = "AcceleratorArrays"
+    buffers = {f"{operand}_buffer_words": buffer_words(kb, word_bits, f"{operand}_buffer_words")
+               for operand, kb in (("ifmap", ifmap_sram_kb), ("filter", filter_sram_kb),
+                                   ("ofmap", ofmap_sram_kb))}
+    return AcceleratorArrays(
+        rows=_int32(owner, "rows", rows, _MAX_ARRAY_SIDE + 1),
+        cols=_int32(owner, "cols", cols, _MAX_ARRAY_SIDE + 1),
+        dataflow=_int32(owner, "dataflow", dataflow_index, len(DATAFLOWS)),
+        **buffers,
+        ifmap_sram_kb=np.asarray(ifmap_sram_kb, np.float64),
+        filter_sram_kb=np.asarray(filter_sram_kb, np.float64),
+        ofmap_sram_kb=np.asarray(ofmap_sram_kb, np.float64),
+        dram_bandwidth=np.asarray(dram_bandwidth, np.float64),
+        word_bits=_int32(owner, "word_bits", word_bits, 2 ** 16),
+        clock_mhz=np.asarray(clock_mhz, np.float64))
+
+
+def accelerator_arrays(accelerator: Accelerator) -> AcceleratorArrays:
+    """One :class:`sim.Accelerator` as a pytree of numpy scalars."""
+    if not isinstance(accelerator, Accelerator):
+        raise ValueError(f"accelerator must be a sim.Accelerator, got {type(accelerator).__name__}")
+    a = accelerator
+    return _accelerator_fields(a.rows, a.cols, DATAFLOWS.index(a.dataflow), a.ifmap_sram_kb,
+                               a.filter_sram_kb, a.ofmap_sram_kb, a.dram_bandwidth, a.word_bits,
+                               a.clock_mhz)
+
+
+def stack_accelerators(accelerators: Sequence[Accelerator]) -> AcceleratorArrays:
+    """Many accelerators as one AcceleratorArrays with a leading axis (for ``jax.vmap``)."""
+    arrays = [accelerator_arrays(acc) for acc in accelerators]
+    if not arrays:
+        raise ValueError("accelerators must hold at least one sim.Accelerator, got none")
+    return AcceleratorArrays(*(np.stack(column) for column in zip(*arrays)))
+
+
+def fold_order_indices(network: Network, mappings: MappingType[str, object]) -> np.ndarray:
+    """int32[len(network)]: the :data:`sim.FOLD_ORDERS` index of every layer's ``sim.Mapping``."""
+    missing = [layer.name for layer in network if layer.name not in mappings]
+    if missing:
+        raise ValueError(f"mappings has no sim.Mapping for layer(s) {missing}; allowed: one per "
+                         f"layer of {network.name!r}")
+    return np.array([FOLD_ORDERS.index(mappings[layer.name].fold_order) for layer in network],
+                    np.int32)
+
+
+# -- the closed forms ------------------------------------------------------------------------------
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _check_arrays(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order) -> None:
+    if not isinstance(layers, LayerArrays):
+        raise ValueError(f"layers must be a LayerArrays (cost.layer_arrays), "
+                         f"got {type(layers).__name__}")
+    if not isinstance(accelerator, AcceleratorArrays):
+        raise ValueError(f"accelerator must be an AcceleratorArrays (cost.accelerator_arrays), "
+                         f"got {type(accelerator).__name__}")
+    chex.assert_equal_shape(list(layers))
+    chex.assert_type(list(layers), int)
+    # One accelerator per call: a stacked batch must go through jax.vmap, not broadcasting.
+    chex.assert_rank(list(accelerator), 0)
+    chex.assert_type([accelerator.rows, accelerator.cols, accelerator.dataflow], int)
+    if fold_order is not None:
+        chex.assert_type(fold_order, int)
+        if np.ndim(fold_order):
+            chex.assert_equal_shape([fold_order, layers.groups])
+
+
+def _energy_constants(table: EnergyTable, word_bits, dtype):
+    """Per-action energies (pJ) and the PE area (mm^2) at ``word_bits``, as sim.systolic.energy computes them."""
+    bits = word_bits.astype(dtype)
+    width = bits / table.reference_bits
+    mac = table.mult_energy_pj * width ** 2 + table.add_energy_pj * width
+    register = table.register_access_energy_pj * bits / table.reference_bits
+    dram = table.dram_energy_pj_per_64bit * bits / 64
+    pe_um2 = (table.mult_area_um2 * width ** 2 + table.add_area_um2 * width
+              + (table.pe_register_words * bits) * table.register_area_um2_per_bit)
+    return mac, register, dram, pe_um2 / _UM2_PER_MM2
+
+
+def _sram_energy_pj(table: EnergyTable, sram_kb, bits):
+    """One word in a bank of half the SRAM (sim.EnergyTable.sram_energy_pj(kb / 2, bits))."""
+    per_64bit = table.sram_energy_pj_per_64bit_at_1kb * (sram_kb / 2) ** table.sram_energy_size_exponent
+    return per_64bit * bits / 64
+
+
+def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=None,
+             energy_table: EnergyTable | None = None) -> CostReport:
+    """Cycles, SRAM/DRAM accesses, energy by component, latency and area of layers on one accelerator.
+
+    The closed forms of ``sim.simulate_layer`` (module docstring) on arrays: jit it with
+    ``energy_table`` static, ``jax.vmap`` it over a stacked :class:`AcceleratorArrays` (leading axis)
+    or over the layers.
+
+    Args:
+      layers: :func:`layer_arrays` of the layers (int arrays, any common shape).
+      accelerator: one accelerator (:func:`accelerator_arrays`, scalars).
+      fold_order: int index into :data:`sim.FOLD_ORDERS` per layer (shape of ``layers``) or one for
+        all; ``None`` is ``col_outer`` (SCALE-Sim's order, ``sim.Mapping()``).
+      energy_table: per-action energies and areas; ``None`` is sim's default 45 nm table.
+
+    Returns:
+      a :class:`CostReport` of arrays shaped like ``layers`` (``area_mm2`` a scalar).
+    """
+    table = _DEFAULT_TABLE if energy_table is None else energy_table
+    if not isinstance(table, EnergyTable):
+        raise ValueError(f"energy_table must be a sim.EnergyTable or None, got {type(table).__name__}")
+    _check_arrays(layers, accelerator, fold_order)
+    dtype = jnp.result_type(float)
+    itype = jnp.result_type(int)
+    ints = LayerArrays(*(jnp.asarray(field, itype) for field in layers))
+    acc = accelerator
+    rows, cols, dataflow = (jnp.asarray(x, itype) for x in (acc.rows, acc.cols, acc.dataflow))
+    order = jnp.zeros((), itype) if fold_order is None else jnp.asarray(fold_order, itype)
+
+    def f(x):
+        return jnp.asarray(x).astype(dtype)
+
+    # 1. workload -> GEMM (sim.systolic.lowering): S_r, S_c, T per dataflow.
+    is_os, is_ws, is_is = dataflow == _OS, dataflow == _WS, dataflow == _IS
+    Sr = jnp.where(is_os, ints.pixels, ints.window)
+    Sc = jnp.where(is_is, ints.pixels, ints.filters)
+    T = jnp.where(is_os, ints.window, jnp.where(is_ws, ints.pixels, ints.filters))
+
+    # 2. fold schedule (sim.systolic.schedule).
+    row_folds = _ceil_div(Sr, rows)
+    col_folds = _ceil_div(Sc, cols)
+    folds = f(row_folds) * f(col_folds)
+    per_fold = jnp.where(is_os, T + rows + cols - 2, 2 * rows + cols + T - 2)
+    groups = f(ints.groups)
+    Srf, Scf, Tf = f(Sr), f(Sc), f(T)
+    by_col = f(col_folds) * Tf * Srf          # col_folds * T * S_r
+    by_row = f(row_folds) * Tf * Scf          # row_folds * T * S_c
+    tile = Srf * Scf                          # S_r * S_c
+    ifmap_sram = jnp.where(is_is, tile, by_col)
+    filter_sram = jnp.where(is_os, by_row, jnp.where(is_ws, tile, by_col))
+    ofmap_sram = jnp.where(is_os, tile + folds * f(rows + cols), by_row)
+
+    # 3. DRAM traffic (sim.systolic.memory): passes per operand for its index and the fold order.
+    index_table = jnp.asarray(_OPERAND_INDEX_TABLE)
+    buffers = (acc.ifmap_buffer_words, acc.filter_buffer_words, acc.ofmap_buffer_words)
+    footprints = (ints.ifmap_words, ints.filter_words, ints.ofmap_words)
+    passes = []
+    for operand, (footprint, buffer) in enumerate(zip(footprints, buffers)):
+        code = index_table[dataflow, operand]
+        own = jnp.where(code == _ROW, row_folds, col_folds)
+        other = jnp.where(code == _ROW, col_folds, row_folds)
+        outer = (code == _ROW) == (order == _ROW_OUTER)
+        buffer = jnp.asarray(buffer, itype)
+        fits = jnp.where(outer, _ceil_div(footprint, own) <= buffer, footprint <= buffer)
+        passes.append(f(jnp.where((code == _BOTH) | fits, 1, other)))
+    ifmap_fp, filter_fp, ofmap_fp = (f(x) for x in footprints)
+    ifmap_dram = groups * (passes[0] * ifmap_fp)
+    filter_dram = groups * (passes[1] * filter_fp)
+    ofmap_dram_reads = groups * ((passes[2] - 1) * ofmap_fp)
+    ofmap_dram_writes = groups * (passes[2] * ofmap_fp)
+
+    # Stalls: the float64 operations of sim.systolic.memory.stall_cycles, in its order.
+    bandwidth = jnp.asarray(acc.dram_bandwidth, dtype)
+    words = passes[0] * ifmap_fp + passes[1] * filter_fp + (passes[2] - 1) * ofmap_fp \
+        + passes[2] * ofmap_fp
+    capacity = folds * f(per_fold) * bandwidth
+    exposed = words + (folds - 1) * jnp.maximum(0.0, words - capacity)
+    stalls = groups * jnp.ceil(exposed / (folds * bandwidth))
+
+    compute = groups * (folds * f(per_fold) - 1)
+    total = compute + stalls
+    macs = groups * f(ints.pixels) * f(ints.window) * f(ints.filters)
+
+    # 4. energy and area (sim.systolic.energy).
+    mac_e, register_e, dram_e, pe_mm2 = _energy_constants(table, jnp.asarray(acc.word_bits, itype),
+                                                          dtype)
+    bits = f(jnp.asarray(acc.word_bits, itype))
+    sram_kb = [jnp.asarray(x, dtype) for x in (acc.ifmap_sram_kb, acc.filter_sram_kb,
+                                               acc.ofmap_sram_kb)]
+    accesses = (groups * ifmap_sram + ifmap_dram, groups * filter_sram + filter_dram,
+                groups * ofmap_sram + ofmap_dram_reads + ofmap_dram_writes)
+    sram_pj = [count * _sram_energy_pj(table, kb, bits) for count, kb in zip(accesses, sram_kb)]
+    mac_pj = macs * mac_e
+    register_pj = macs * table.register_accesses_per_mac * register_e
+    dram_pj = (ifmap_dram + filter_dram + ofmap_dram_reads + ofmap_dram_writes) * dram_e
+    energy = mac_pj + register_pj + (sram_pj[0] + sram_pj[1] + sram_pj[2]) + dram_pj
+    pes = f(rows * cols)
+    area = pes * pe_mm2 + (sram_kb[0] + sram_kb[1] + sram_kb[2]) * table.sram_area_mm2_per_kb
+    return CostReport(
+        compute_cycles=compute, stall_cycles=stalls, total_cycles=total, macs=macs,
+        folds=groups * folds, utilization=macs / (pes * total),
+        ifmap_sram_reads=groups * ifmap_sram, filter_sram_reads=groups * filter_sram,
+        ofmap_sram_writes=groups * ofmap_sram, ifmap_dram_reads=ifmap_dram,
+        filter_dram_reads=filter_dram, ofmap_dram_reads=ofmap_dram_reads,
+        ofmap_dram_writes=ofmap_dram_writes, mac_pj=mac_pj, register_pj=register_pj,
+        ifmap_sram_pj=sram_pj[0], filter_sram_pj=sram_pj[1], ofmap_sram_pj=sram_pj[2],
+        dram_pj=dram_pj, energy_pj=energy,
+        latency_s=total / (jnp.asarray(acc.clock_mhz, dtype) * 1e6), area_mm2=area)
+
+
+_SUMMED = ("compute_cycles", "stall_cycles", "total_cycles", "macs", "mac_pj", "register_pj",
+           "ifmap_sram_pj", "filter_sram_pj", "ofmap_sram_pj", "dram_pj", "energy_pj", "latency_s")
+
+
+def network_cost(report: CostReport) -> dict[str, jax.Array]:
+    """Network totals of a :class:`CostReport` (sums over its last, layer axis).
+
+    Returns:
+      ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp`` (pJ s), ``edap`` (pJ s mm^2),
+      ``utilization`` (MACs / (PEs * total cycles)), the cycle counts, ``macs``, the DRAM words and
+      the energy by component (``*_pj``).
+    """
+    totals = {field: jnp.sum(getattr(report, field), axis=-1) for field in _SUMMED}
+    totals["dram_words"] = jnp.sum(report.ifmap_dram_reads + report.filter_dram_reads
+                                   + report.ofmap_dram_reads + report.ofmap_dram_writes, axis=-1)
+    # PEs * cycles of each layer is macs / utilization; the network's is their sum.
+    totals["utilization"] = totals["macs"] / jnp.sum(report.macs / report.utilization, axis=-1)
+    totals["area_mm2"] = report.area_mm2
+    totals["edp"] = totals["energy_pj"] * totals["latency_s"]
+    totals["edap"] = totals["edp"] * report.area_mm2
+    return totals
+
+
+_evaluate_jit = jax.jit(evaluate, static_argnames="energy_table")
+
+
+def design_cost(network: Network, design: HardwareDesign,
+                energy_table: EnergyTable | None = None) -> dict[str, float]:
+    """The cost model's totals (keys of :func:`network_cost`) for a discrete (network, design) pair.
+
+    Args:
+      network: a derived network (:class:`sim.Network`).
+      design: a :class:`dianjax.cost.hardware_space.HardwareDesign` (accelerator and fold orders).
+      energy_table: ``None`` is sim's default table.
+    """
+    if not isinstance(network, Network):
+        raise ValueError(f"network must be a sim.Network, got {type(network).__name__}")
+    if not isinstance(design, HardwareDesign):
+        raise ValueError(f"design must be a dianjax.cost.hardware_space.HardwareDesign, "
+                         f"got {type(design).__name__}")
+    orders = fold_order_indices(network, design.mappings(network))
+    report = _evaluate_jit(layer_arrays(network), accelerator_arrays(design.accelerator), orders,
+                           energy_table=energy_table)
+    return {key: float(value) for key, value in network_cost(report).items()}

@@ -1,0 +1,256 @@
+"""The Flax (Linen) supernet over a :class:`~dianjax.nas.search_space.SearchSpace`, and derived networks.
+
+Layout and conventions: images are NHWC float32; every convolution has symmetric 'same' padding
+``k // 2`` and no bias and is followed by batch norm, exactly the shapes of
+:func:`~dianjax.nas.search_space.layer_table`. Variables are ``{"params", "batch_stats"}``; the
+architecture logits are *not* variables of the model: a search keeps them apart and passes the
+relaxed op weights ``float[L, K]`` (see :mod:`dianjax.nas.gumbel`) to every call.
+
+Two modes of :class:`Supernet`, chosen by the ``hard`` argument of ``__call__``:
+
+- soft (``hard=False``, DARTS/FBNet-style mixture): every available op of a layer runs and the layer
+  outputs ``sum_k w[l, k] * op_k(x)``;
+- hard (``hard=True``, single path, for memory and speed): only the op ``argmax_k w[l, k]`` runs
+  (``nn.switch``, one XLA conditional per layer) and its output is multiplied by ``w[l, k]``, which
+  is exactly 1 for a straight-through sample but carries the gradient back to the logits.
+
+Batch norm: every op owns its batch norms (candidates never share statistics). In soft mode all of
+a layer's ops see the batch, so all of them normalise with batch statistics and update their running
+averages; in hard mode only the executed op normalises and updates its running averages, and the
+other ops' statistics are left untouched. With ``train=False`` every op uses its running averages.
+Both modes have the same variables, so one ``init`` serves both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dianjax.nas import depthwise
+from dianjax.nas.search_space import OP_SPECS, LayerSlot, SearchSpace, layer_table
+from sim.workload import Network
+
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+def _same_padding(kernel: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    return ((kernel // 2, kernel // 2), (kernel // 2, kernel // 2))
+
+
+class ConvBN(nn.Module):
+    """A bias-free convolution with symmetric 'same' padding, batch norm and optional ReLU6."""
+
+    features: int
+    kernel: int
+    stride: int = 1
+    groups: int = 1
+    activation: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        x = nn.Conv(self.features, (self.kernel, self.kernel), strides=(self.stride, self.stride),
+                    padding=_same_padding(self.kernel), feature_group_count=self.groups,
+                    use_bias=False, conv_general_dilated=depthwise.conv_general_dilated,
+                    name="conv")(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                         name="bn")(x)
+        return jax.nn.relu6(x) if self.activation else x
+
+
+class MBConv(nn.Module):
+    """Inverted residual block (Sandler et al. 2018): [expand 1x1], depthwise kxk, project 1x1."""
+
+    in_channels: int
+    out_channels: int
+    kernel: int
+    expansion: int
+    stride: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        hidden = self.in_channels * self.expansion
+        y = x
+        if self.expansion != 1:
+            y = ConvBN(hidden, 1, name="expand")(y, train)
+        y = ConvBN(hidden, self.kernel, self.stride, groups=hidden, name="depthwise")(y, train)
+        y = ConvBN(self.out_channels, 1, activation=False, name="project")(y, train)
+        if self.stride == 1 and self.in_channels == self.out_channels:
+            y = y + x
+        return y
+
+
+class Identity(nn.Module):
+    """The skip op."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        del train
+        return x
+
+
+def make_op(slot: LayerSlot, op_name: str, name: str | None = None) -> nn.Module:
+    """The Flax module of op ``op_name`` at searchable layer ``slot``."""
+    spec = OP_SPECS[op_name]
+    if spec.is_skip:
+        if not slot.allows_skip:
+            raise ValueError(f"op 'skip' is not available at layer {slot.index} (stride "
+                             f"{slot.stride}, {slot.in_channels}->{slot.out_channels} channels); "
+                             "allowed: stride 1 and equal widths")
+        return Identity(name=name)
+    return MBConv(slot.in_channels, slot.out_channels, spec.kernel, spec.expansion, slot.stride,
+                  name=name)
+
+
+class Head(nn.Module):
+    """1x1 head conv, global average pooling and the fully-connected classifier."""
+
+    head_channels: int
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        x = ConvBN(self.head_channels, 1, name="head")(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        return nn.Dense(self.num_classes, name="classifier")(x)
+
+
+def _check_images(space: SearchSpace, images: jax.Array) -> None:
+    chex.assert_rank(images, 4)
+    chex.assert_type(images, float)
+    expected = (space.image_size, space.image_size, space.in_channels)
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(f"images must have shape [batch, {expected[0]}, {expected[1]}, "
+                         f"{expected[2]}] (NHWC) for this space, got {tuple(images.shape)}")
+
+
+class SearchableLayer(nn.Module):
+    """All available ops of one searchable layer, mixed (soft) or switched (hard) by op weights."""
+
+    slot: LayerSlot
+    op_names: tuple[str, ...]
+    available: tuple[int, ...]  # columns of the op weights whose op exists here
+
+    def setup(self):
+        self.ops = {self.op_names[k]: make_op(self.slot, self.op_names[k]) for k in self.available}
+
+    @nn.compact
+    def __call__(self, x: jax.Array, weights: jax.Array, train: bool, hard: bool) -> jax.Array:
+        chex.assert_shape(weights, (len(self.op_names),))
+        names = [self.op_names[k] for k in self.available]
+        weights = weights[np.asarray(self.available)]
+        if not hard:
+            return sum(w * self.ops[name](x, train) for w, name in zip(weights, names))
+        branches = [lambda module, x, name=name: module.ops[name](x, train) for name in names]
+        if self.is_initializing():  # create every op's variables, so both modes share one tree
+            for branch in branches:
+                branch(self, x)
+        index = jnp.argmax(weights)
+        return nn.switch(index, branches, self, x) * weights[index]
+
+
+class Supernet(nn.Module):
+    """The weight-sharing supernet of ``space``.
+
+    ``apply(variables, images, op_weights, train=..., hard=..., mutable=["batch_stats"])``:
+    images float[B, H, W, C], op_weights float[L, K] (columns in ``space.op_names`` order; weights of
+    unavailable ops are ignored) -> logits float[B, num_classes].
+    """
+
+    space: SearchSpace
+
+    @nn.compact
+    def __call__(self, images: jax.Array, op_weights: jax.Array, train: bool,
+                 hard: bool = False) -> jax.Array:
+        space = self.space
+        _check_images(space, images)
+        chex.assert_shape(op_weights, (space.num_layers, space.num_ops))
+        mask = space.op_mask()
+        x = ConvBN(space.stem_channels, 3, space.stem_stride, name="stem")(images, train)
+        for slot in space.slots():
+            available = tuple(int(k) for k in np.flatnonzero(mask[slot.index]))
+            x = SearchableLayer(slot, space.op_names, available, name=f"layer{slot.index}")(
+                x, op_weights[slot.index], train, hard)
+        return Head(space.head_channels, space.num_classes, name="head")(x, train)
+
+
+class DerivedNet(nn.Module):
+    """The discrete network with op ``op_indices[l]`` (a column of ``space.op_names``) at layer l.
+
+    ``apply(variables, images, train=..., mutable=["batch_stats"])`` -> logits [B, num_classes].
+    """
+
+    space: SearchSpace
+    op_indices: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, images: jax.Array, train: bool) -> jax.Array:
+        space = self.space
+        _check_images(space, images)
+        x = ConvBN(space.stem_channels, 3, space.stem_stride, name="stem")(images, train)
+        for slot, k in zip(space.slots(), self.op_indices):
+            x = make_op(slot, space.op_names[k], name=f"layer{slot.index}")(x, train)
+        return Head(space.head_channels, space.num_classes, name="head")(x, train)
+
+
+@dataclasses.dataclass(frozen=True)
+class DerivedNetwork:
+    """A discrete network of a search space: op per layer, its Flax model and its ``sim`` network."""
+
+    space: SearchSpace
+    op_indices: tuple[int, ...]
+
+    def __post_init__(self):
+        op_indices = tuple(int(k) for k in self.op_indices)
+        object.__setattr__(self, "op_indices", op_indices)
+        mask = self.space.op_mask()
+        if len(op_indices) != self.space.num_layers:
+            raise ValueError(f"DerivedNetwork.op_indices must have {self.space.num_layers} entries "
+                             f"(one per searchable layer), got {len(op_indices)}")
+        for layer, k in enumerate(op_indices):
+            if not 0 <= k < self.space.num_ops or not mask[layer, k]:
+                allowed = [self.space.op_names[i] for i in np.flatnonzero(mask[layer])]
+                raise ValueError(f"DerivedNetwork.op_indices[{layer}]={k} is not an available op; "
+                                 f"allowed at layer {layer}: {allowed}")
+
+    @classmethod
+    def from_op_names(cls, space: SearchSpace, op_names: Sequence[str]) -> DerivedNetwork:
+        """The network naming its op per layer (e.g. from a search's ``result.json``)."""
+        return cls(space, tuple(space.op_index(name) for name in op_names))
+
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        return tuple(self.space.op_names[k] for k in self.op_indices)
+
+    @property
+    def model(self) -> DerivedNet:
+        return DerivedNet(self.space, self.op_indices)
+
+    def network(self, batch: int = 1, name: str = "derived") -> Network:
+        """The ``sim`` description, from the same layer table the cost model prices."""
+        return layer_table(self.space, batch).network(self.op_indices, name)
+
+
+def derive(space: SearchSpace, arch_logits) -> DerivedNetwork:
+    """The discrete network: at every layer the available op with the largest logit."""
+    logits = np.asarray(arch_logits, dtype=np.float64)
+    if logits.shape != (space.num_layers, space.num_ops):
+        raise ValueError(f"arch_logits must have shape (num_layers, num_ops) = "
+                         f"{(space.num_layers, space.num_ops)}, got {logits.shape}")
+    masked = np.where(space.op_mask(), logits, -np.inf)
+    return DerivedNetwork(space, tuple(int(k) for k in masked.argmax(axis=1)))
+
+
+def init_supernet(key: jax.Array, space: SearchSpace, batch_size: int = 1) -> dict:
+    """Variables ``{"params", "batch_stats"}`` of :class:`Supernet` (valid for both modes)."""
+    images = jnp.zeros((batch_size, space.image_size, space.image_size, space.in_channels))
+    weights = jnp.full((space.num_layers, space.num_ops), 1.0 / space.num_ops)
+    init = jax.jit(functools.partial(Supernet(space).init, train=False))  # one compilation, not
+    return dict(init(key, images, weights))                                # one per op

@@ -1,0 +1,209 @@
+"""The joint search's configuration: defaults, validation, and the static setup built from it.
+
+Every ``configs/<name>.py`` for ``dianjax search`` starts from :func:`base_config` and changes what
+differs; :func:`make_setup` checks every field (name, type, allowed values) and builds the static
+parts of a search (search space, layer table, hardware space) before any data is read or any
+function is compiled, so that a bad config fails at once with the field named.
+
+Modes (``config.search.mode``), the ablations of the co-search literature on one code path:
+
+- ``joint``: weights on the train split; op and hardware logits on the val split, loss = task
+  loss + lam * normalized hardware cost (DIAN).
+- ``no_hw_loss``: as joint with lam = 0 for the op logits: the network is searched for accuracy
+  alone while the hardware logits still follow the cost of the network being found.
+- ``fixed_hw``: network-only search for the accelerator ``config.search.fixed_hardware``.
+- ``fixed_net``: hardware-only search for the network ``config.search.fixed_ops``.
+- ``decoupled``: NAS first (accuracy only, hardware frozen) for the first
+  ``decoupled_nas_fraction`` of the search steps, then hardware search for the derived network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+import numpy as np
+
+from dianjax import data
+from dianjax.cost.hardware_space import KNOBS, HardwareDesign, HardwareSpace, mapping_slots
+from dianjax.nas.search_space import SPACES, LayerTable, SearchSpace, get_space, layer_table
+from sim import checks
+from sim.systolic.architecture import Accelerator
+
+MODES = ("joint", "no_hw_loss", "fixed_hw", "fixed_net", "decoupled")
+OBJECTIVES = ("latency", "energy", "edp", "edap", "area", "weighted")
+WEIGHTED_METRICS = ("latency", "energy", "edp", "edap", "area")
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Defaults shared by every search config (the quickstart overrides only a few)."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.space = "quickstart"           # a name of dianjax.nas.search_space.SPACES
+    config.data = ml_collections.ConfigDict(dict(
+        dataset="digits",                 # a name of dianjax.data.DATASETS
+        data_dir="",                      # tfds data dir; "" = tfds's default
+        val_fraction=0.5,                 # part of the train split that trains the logits
+        split_seed=0,
+        batch_size=64,
+        eval_batch_size=100))
+    hardware = HardwareSpace()
+    config.hardware = ml_collections.ConfigDict(
+        {f.name: getattr(hardware, f.name) for f in dataclasses.fields(hardware)})
+    config.cost = ml_collections.ConfigDict(dict(
+        objective="edp",                  # one of OBJECTIVES
+        weights=ml_collections.ConfigDict(dict.fromkeys(WEIGHTED_METRICS, 0.0)),  # "weighted"
+        lam=1.0,                          # weight of the normalized hardware cost in the loss
+        batch=1,                          # images per inference the accelerator is priced for
+        num_samples=1,                    # hardware samples per step of the cost estimator
+        max_area_mm2=0.0,                 # constraint as a penalty; 0 = none
+        max_latency_ms=0.0,               # constraint as a penalty; 0 = none
+        penalty=10.0))                    # weight of a squared relative constraint violation
+    config.search = ml_collections.ConfigDict(dict(
+        mode="joint",                     # one of MODES
+        warmup_steps=100,                 # weight-only steps before the logits move
+        steps=300,                        # steps after the warm-up (weights + logits)
+        hard=False,                       # single-path (straight-through) instead of mixture
+        temperature_initial=2.0,          # Gumbel-softmax temperature, annealed exponentially
+        temperature_final=0.2,
+        weight_lr=0.05,                   # SGD (momentum, cosine) on the supernet weights
+        weight_momentum=0.9,
+        weight_decay=3e-4,
+        arch_lr=0.01,                     # Adam on the op logits
+        hw_lr=0.05,                       # Adam on the hardware logits
+        decoupled_nas_fraction=0.5,
+        fixed_ops=(),                     # mode fixed_net: one op name per searchable layer
+        fixed_hardware=ml_collections.ConfigDict(dict(
+            rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64, filter_sram_kb=64,
+            ofmap_sram_kb=64, dram_bandwidth=16.0))))
+    config.final_train = ml_collections.ConfigDict(dict(
+        enabled=False,                    # train the derived network from scratch at the end
+        num_epochs=30,
+        batch_size=64,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        label_smoothing=0.1))
+    config.log_every_steps = 20
+    config.checkpoint_every_steps = 100
+    return config
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSetup:
+    """The static parts of a search, built once from a validated config."""
+
+    config: ml_collections.ConfigDict
+    space: SearchSpace
+    table: LayerTable
+    hardware: HardwareSpace
+    dataset: data.DatasetInfo
+
+    @property
+    def mode(self) -> str:
+        return self.config.search.mode
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.search.warmup_steps + self.config.search.steps
+
+    def fixed_design(self) -> HardwareDesign:
+        """The accelerator of mode ``fixed_hw``, with the space's first fold order everywhere."""
+        accelerator = Accelerator(**dict(self.config.search.fixed_hardware),
+                                  word_bits=self.hardware.word_bits,
+                                  clock_mhz=self.hardware.clock_mhz)
+        order = self.hardware.fold_order[0]
+        return HardwareDesign(accelerator, dict.fromkeys(mapping_slots(self.table), order))
+
+    def fixed_op_indices(self) -> tuple[int, ...]:
+        """The network of mode ``fixed_net``."""
+        return tuple(self.space.op_index(name) for name in self.config.search.fixed_ops)
+
+
+def _check_fixed(config: ml_collections.ConfigDict, space: SearchSpace,
+                 hardware: HardwareSpace) -> None:
+    search = config.search
+    if search.mode == "fixed_net":
+        ops = tuple(search.fixed_ops)
+        if len(ops) != space.num_layers:
+            raise ValueError(f"config.search.fixed_ops must name one op per searchable layer of "
+                             f"space {config.space!r} ({space.num_layers}) for mode fixed_net, got "
+                             f"{list(ops)}; allowed ops: {list(space.op_names)}")
+        mask = space.op_mask()
+        for layer, name in enumerate(ops):
+            checks.one_of("config", "search.fixed_ops", name, space.op_names)
+            if not mask[layer, space.op_index(name)]:
+                allowed = [space.op_names[k] for k in np.flatnonzero(mask[layer])]
+                raise ValueError(f"config.search.fixed_ops[{layer}]={name!r} is not available "
+                                 f"at layer {layer}; allowed: {allowed}")
+    if search.mode == "fixed_hw":
+        fixed = dict(search.fixed_hardware)
+        checks.known_keys("config.search.fixed_hardware", fixed, KNOBS)
+        for knob in KNOBS:
+            if fixed[knob] not in getattr(hardware, knob):
+                raise ValueError(f"config.search.fixed_hardware.{knob}={fixed[knob]!r} is not a "
+                                 f"choice of config.hardware.{knob}; allowed: "
+                                 f"{list(getattr(hardware, knob))}")
+
+
+def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
+    """Validates ``config`` (every field, before any expensive work) and builds the static setup."""
+    checks.non_negative_int("config", "seed", config.seed)
+    checks.one_of("config", "space", config.space, SPACES)
+    checks.one_of("config", "data.dataset", config.data.dataset, data.DATASETS)
+    checks.number_in("config", "data.val_fraction", config.data.val_fraction, 0, 1,
+                      low_open=True, high_open=True)
+    checks.non_negative_int("config", "data.split_seed", config.data.split_seed)
+    for field in ("batch_size", "eval_batch_size"):
+        checks.positive_int("config", f"data.{field}", config.data[field])
+    info = data.DATASETS[config.data.dataset]
+    space = get_space(config.space, num_classes=info.num_classes)
+    if (space.image_size, space.in_channels) != (info.image_size, info.channels):
+        raise ValueError(f"config.space={config.space!r} takes {space.image_size}x{space.image_size}"
+                         f"x{space.in_channels} images but config.data.dataset="
+                         f"{config.data.dataset!r} has {info.image_size}x{info.image_size}"
+                         f"x{info.channels}")
+    hardware = HardwareSpace.from_config(config.hardware)
+
+    cost = config.cost
+    checks.one_of("config", "cost.objective", cost.objective, OBJECTIVES)
+    checks.known_keys("config.cost.weights", dict(cost.weights), WEIGHTED_METRICS)
+    for name in WEIGHTED_METRICS:
+        checks.number_in("config", f"cost.weights.{name}", cost.weights[name], 0)
+    if cost.objective == "weighted" and not any(cost.weights[n] > 0 for n in WEIGHTED_METRICS):
+        raise ValueError(f"config.cost.objective='weighted' needs a positive weight in "
+                         f"config.cost.weights (keys {list(WEIGHTED_METRICS)}), got all zero")
+    checks.number_in("config", "cost.lam", cost.lam, 0)
+    checks.positive_int("config", "cost.batch", cost.batch)
+    checks.positive_int("config", "cost.num_samples", cost.num_samples)
+    for field in ("max_area_mm2", "max_latency_ms", "penalty"):
+        checks.number_in("config", f"cost.{field}", cost[field], 0)
+
+    search = config.search
+    checks.one_of("config", "search.mode", search.mode, MODES)
+    checks.non_negative_int("config", "search.warmup_steps", search.warmup_steps)
+    checks.positive_int("config", "search.steps", search.steps)
+    if not isinstance(search.hard, bool):
+        raise ValueError(f"config.search.hard must be True or False, got {search.hard!r}")
+    for field in ("temperature_initial", "temperature_final", "weight_lr", "arch_lr", "hw_lr"):
+        checks.number_in("config", f"search.{field}", search[field], 0, low_open=True)
+    checks.number_in("config", "search.weight_momentum", search.weight_momentum, 0, 1)
+    checks.number_in("config", "search.weight_decay", search.weight_decay, 0)
+    checks.number_in("config", "search.decoupled_nas_fraction", search.decoupled_nas_fraction,
+                      0, 1, low_open=True)
+    if search.mode == "decoupled" and search.decoupled_nas_fraction >= 1:
+        raise ValueError("config.search.decoupled_nas_fraction must be < 1 in mode decoupled, "
+                         "leaving steps for the hardware search")
+    _check_fixed(config, space, hardware)
+
+    final = config.final_train
+    if not isinstance(final.enabled, bool):
+        raise ValueError(f"config.final_train.enabled must be True or False, got {final.enabled!r}")
+    checks.positive_int("config", "final_train.num_epochs", final.num_epochs)
+    checks.positive_int("config", "final_train.batch_size", final.batch_size)
+    checks.number_in("config", "final_train.learning_rate", final.learning_rate, 0, low_open=True)
+    checks.number_in("config", "final_train.weight_decay", final.weight_decay, 0)
+    checks.number_in("config", "final_train.label_smoothing", final.label_smoothing, 0, 1)
+    checks.positive_int("config", "log_every_steps", config.log_every_steps)
+    checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
+    return SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),
+                       hardware=hardware, dataset=info)

@@ -1,0 +1,190 @@
+"""``dianjax search``: the joint differentiable co-search of a network and its accelerator, end to end.
+
+The loop around the pure steps of :mod:`dianjax.search.steps`: data (train / val parts of the train
+split, batches a pure function of ``(seed, step)``), PRNG keys ``fold_in(seed key, step)``, orbax
+checkpoints every ``checkpoint_every_steps`` (an interrupted run resumes bit-exactly: same batches,
+same keys, same state), metrics (``metrics.jsonl`` + TensorBoard, op and hardware probabilities for
+``dianjax plot``), a tqdm progress bar. At the end the logits are discretized, the derived network
+is simulated on the derived accelerator with the exact simulator ``sim``, and ``result.json``
+records the pair, the supernet's accuracy, the simulator's latency / energy / area / EDP and the
+cost model's prediction with its relative error (:mod:`dianjax.search.result`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import time
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+import tqdm
+
+from dianjax import cost, data, parallel
+
+from dianjax.nas import gumbel
+from dianjax.cost.hardware_space import FOLD_ORDER, KNOBS
+from dianjax.metrics_log import MetricsWriter
+from dianjax.search.config import SearchSetup, make_setup
+from dianjax.search.result import RESULT_FILE, finalize, summary_table
+from dianjax.search.steps import (WARMUP, SearchState, init_state, make_optimizers, phase_at,
+                                  search_step)
+
+CONFIG_FILE = "config.json"
+RUN_INFO_FILE = "run_info.json"
+
+
+def _check_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    """A run directory holds one search: resuming with a different config is refused."""
+    path = workdir / CONFIG_FILE
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        current = json.loads(config.to_json())
+        if saved != current:
+            changed = sorted(_diff(saved, current))
+            raise ValueError(f"{workdir} holds a search with a different config (changed: "
+                             f"{changed}); resume with the same config or pick another --workdir")
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
+    keys = set(a) | set(b)
+    out = set()
+    for key in keys:
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            out |= _diff(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            out.add(prefix + key)
+    return out
+
+
+def _hw_probs(setup: SearchSetup, state: SearchState, temperature: float) -> dict[str, list]:
+    """Choice probabilities of every accelerator knob, and the share of slots per fold order."""
+    probs = {knob: np.asarray(jax.nn.softmax(state.hw_logits[knob] / temperature)).tolist()
+             for knob in KNOBS}
+    orders = np.argmax(np.asarray(state.hw_logits[FOLD_ORDER]), axis=-1)
+    counts = np.bincount(orders, minlength=len(setup.hardware.fold_order))
+    probs[FOLD_ORDER] = (counts / len(orders)).tolist()
+    return probs
+
+
+def _log_record(setup: SearchSetup, state: SearchState, metrics: dict) -> dict:
+    record = {key: float(value) for key, value in metrics.items()}
+    mask = setup.space.op_mask()
+    record["op_probs"] = np.asarray(gumbel.probabilities(state.arch_logits, mask)).round(5).tolist()
+    record["hw_probs"] = _hw_probs(setup, state, record["temperature"])
+    return record
+
+
+def _write_run_info(setup: SearchSetup, workdir: Path, reference) -> None:
+    info = {"op_names": list(setup.space.op_names),
+            "hw_choices": {**{knob: list(getattr(setup.hardware, knob)) for knob in KNOBS},
+                           FOLD_ORDER: list(setup.hardware.fold_order)},
+            "reference": {key: float(value) for key, value in reference._asdict().items()},
+            "devices": [str(d) for d in jax.devices()]}
+    (workdir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
+
+
+def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
+               stop_after: int | None = None) -> dict | None:
+    """Runs (or resumes) the search of ``config`` in ``workdir``; returns the result.
+
+    Args:
+      config: a search config (:func:`dianjax.search.config.base_config` layout).
+      workdir: the run directory; one that holds checkpoints of this config resumes from the last.
+      stop_after: stop (with a checkpoint) after this global step, as an interruption would;
+        returns None then. For tests of the resume path.
+    """
+    setup = make_setup(config)
+    workdir = Path(workdir).absolute()
+    _check_workdir(config, workdir)
+    dcfg = config.data
+    data_dir = dcfg.data_dir or None
+    train_data = data.load(dcfg.dataset, "search_train", data_dir, dcfg.val_fraction,
+                           dcfg.split_seed)
+    val_data = data.load(dcfg.dataset, "search_val", data_dir, dcfg.val_fraction,
+                         dcfg.split_seed)
+    train_data.steps_per_epoch(dcfg.batch_size)
+    val_data.steps_per_epoch(dcfg.batch_size)
+    mesh = parallel.make_mesh()
+    parallel.check_batch_size(dcfg.batch_size, mesh)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / CONFIG_FILE).write_text(config.to_json(indent=1) + "\n")
+
+    optimizers = make_optimizers(setup)
+    seed_key = jax.random.key(config.seed)
+    init_key, run_key = jax.random.split(seed_key)
+    state = parallel.replicate(init_state(setup, optimizers, init_key), mesh)
+    reference = cost.reference_metrics(setup.table, setup.hardware)
+    _write_run_info(setup, workdir, reference)
+    steps = {}
+
+    def step_fn(phase):
+        if phase not in steps:
+            steps[phase] = jax.jit(functools.partial(search_step, setup, optimizers, phase))
+        return steps[phase]
+
+    total = setup.total_steps
+    options = ocp.CheckpointManagerOptions(max_to_keep=2,
+                                           save_interval_steps=config.checkpoint_every_steps)
+    start_time = time.perf_counter()
+    with ocp.CheckpointManager(workdir / "checkpoints", options=options) as manager:
+        start = manager.latest_step() or 0
+        if start:
+            abstract = jax.tree.map(
+                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+            state = manager.restore(start, args=ocp.args.StandardRestore(abstract))
+        end = total if stop_after is None else min(total, stop_after)
+        with MetricsWriter(workdir, resume_step=start) as writer, tqdm.tqdm(
+                total=total, initial=start, desc="search", unit="step", disable=None) as bar:
+            for step in range(start, end):
+                phase = phase_at(setup, step)
+                train_batch = parallel.shard_batch(
+                    train_data.train_batch(step, dcfg.batch_size, config.seed), mesh)
+                val_batch = None if phase == WARMUP else parallel.shard_batch(
+                    val_data.train_batch(step, dcfg.batch_size, config.seed + 1), mesh)
+                state, metrics = step_fn(phase)(state, train_batch, val_batch,
+                                                jax.random.fold_in(run_key, step), reference)
+                done = step + 1
+                if done % config.log_every_steps == 0 or done == total:
+                    record = _log_record(setup, state, metrics)
+                    writer.write(done, record)
+                    bar.set_postfix({k: f"{record[k]:.3g}" for k in
+                                     ("train_accuracy", "val_accuracy", "hw_cost") if k in record})
+                manager.save(done, args=ocp.args.StandardSave(state),
+                             force=done == total)
+                bar.update(1)
+            manager.wait_until_finished()
+    if end < total:
+        return None
+    return finalize(setup, state, workdir, train_data, val_data, mesh,
+                    search_wall_s=time.perf_counter() - start_time, resumed_from_step=start)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """``dianjax search [--config FILE|NAME] [--config.key=value ...] [--workdir DIR]``."""
+    from dianjax.config import load_config, split_config_args
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default=None,
+                        help="run directory (default runs/<config name>); an existing run of the "
+                             "same config resumes from its last checkpoint")
+    try:
+        spec, overrides, rest = split_config_args(list(argv or []))
+        args = parser.parse_args(rest)
+        config = load_config(spec or "quickstart", overrides)
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    workdir = args.workdir or f"runs/{Path((spec or 'quickstart').split(':')[0]).stem}"
+    try:
+        result = run_search(config, workdir)
+    except (ValueError, data.DatasetNotPreparedError) as error:
+        print(f"error: {error}")
+        return 2
+    print(summary_table(result))
+    print(f"-> {Path(workdir) / RESULT_FILE}   (plots: dianjax plot {workdir})")
+    return 0

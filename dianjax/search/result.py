@@ -1,0 +1,213 @@
+"""The end of a search: discretize, validate with the exact simulator, write ``result.json``.
+
+``result.json`` (every figure measured at the end of this run):
+
+- ``network``: ops per searchable layer (names and indices), MACs, parameters;
+- ``hardware``: the derived accelerator (``sim.Accelerator`` JSON) and the fold order per mapping slot;
+- ``accuracy``: the supernet's accuracy on the val part of the train split and on the test split,
+  with the derived network's ops (one-hot op weights, batch-norm statistics re-estimated for that
+  path on train batches, then inference mode); and, if
+  ``final_train.enabled``, the test accuracy of the derived network trained from scratch;
+- ``simulated``: ``sim.simulate_network`` of the derived network on the derived accelerator:
+  latency, energy, area, EDP, EDAP, cycles;
+- ``predicted``: the cost model's figures for the same pair, and ``relative_error`` per figure;
+- ``candidates``: the ``k`` most probable (network, accelerator) pairs under the final logits
+  (beam search over the independent per-layer and per-knob choices), for ``dianjax refine``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from dianjax import cost, data, parallel
+
+from dianjax.nas import gumbel
+from dianjax.cost.hardware_space import KNOBS, HardwareDesign
+from dianjax.search.config import SearchSetup
+from dianjax.search.steps import SearchState
+from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
+from sim.systolic.simulator import simulate_network
+from sim.workload import Network
+
+RESULT_FILE = "result.json"
+NUM_CANDIDATES = 8
+BN_RECALIBRATION_BATCHES = 30
+_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp")
+
+
+def top_choices(log_probs: list[np.ndarray], k: int) -> list[tuple[float, tuple[int, ...]]]:
+    """The ``k`` most probable joint choices of independent categoricals (beam search, exact)."""
+    beam = [(0.0, ())]
+    for row in log_probs:
+        options = [(score + float(lp), chosen + (index,)) for score, chosen in beam
+                   for index, lp in enumerate(row) if np.isfinite(lp)]
+        beam = heapq.nlargest(k, options, key=lambda item: item[0])
+    return beam
+
+
+def candidates(setup: SearchSetup, state: SearchState, k: int = NUM_CANDIDATES) -> list[dict]:
+    """The ``k`` most probable pairs: op per layer and accelerator, with their log-probabilities."""
+    mask = setup.space.op_mask()
+    arch = np.asarray(jax.nn.log_softmax(gumbel.mask_logits(state.arch_logits, mask), axis=-1))
+    hw = [np.asarray(jax.nn.log_softmax(state.hw_logits[knob])) for knob in KNOBS]
+    joint = top_choices(list(arch) + hw, k)
+    out = []
+    for log_prob, choice in joint:
+        ops, knobs = choice[:setup.space.num_layers], choice[setup.space.num_layers:]
+        accelerator = setup.hardware.accelerator(dict(zip(KNOBS, knobs)))
+        out.append({"log_prob": log_prob, "ops": [setup.space.op_names[i] for i in ops],
+                    "accelerator": accelerator.to_dict()})
+    return out
+
+
+def simulated_figures(network: Network, design: HardwareDesign) -> dict[str, float]:
+    """The exact simulator's figures of a discrete pair: latency, energy, area, EDP, EDAP, cycles."""
+    report = simulate_network(network, design.accelerator, design.mappings(network))
+    edp = report.energy_pj * report.latency_s
+    return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
+            "area_mm2": report.area_mm2, "edp": edp, "edap": edp * report.area_mm2,
+            "total_cycles": report.total_cycles, "stall_cycles": report.stall_cycles,
+            "utilization": report.utilization}
+
+
+def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
+    return jax.nn.one_hot(jax.numpy.asarray(derived.op_indices), setup.space.num_ops)
+
+
+def recalibrate_batch_stats(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
+                            dataset: data.Dataset, mesh, num_batches: int = BN_RECALIBRATION_BATCHES):
+    """Batch-norm running statistics of the derived path, re-estimated on ``num_batches`` batches.
+
+    During a soft search every layer normalizes the *mixture* of its inputs, so the running
+    statistics do not match the single path of the derived network; one-shot NAS re-estimates them
+    before evaluating a path (Guo et al., "Single Path One-Shot NAS", ECCV 2020, Sec. 3.3).
+    """
+    weights = _one_hot(setup, derived)
+    model = Supernet(setup.space)
+
+    @jax.jit
+    def update(batch_stats, images):
+        _, updates = model.apply({"params": state.params, "batch_stats": batch_stats}, images,
+                                 weights, train=True, hard=True, mutable=["batch_stats"])
+        return updates["batch_stats"]
+
+    batch_stats = state.batch_stats
+    for step in range(num_batches):
+        batch = dataset.train_batch(step, setup.config.data.batch_size, setup.config.seed + 2)
+        batch_stats = update(batch_stats, parallel.shard_batch(batch, mesh)["image"])
+    return batch_stats
+
+
+def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
+                      dataset: data.Dataset, mesh, batch_stats=None) -> float:
+    """Accuracy of the supernet with the derived ops (one-hot weights, inference-mode batch norm).
+
+    ``batch_stats``: the statistics to normalize with (:func:`recalibrate_batch_stats`); ``None``
+    uses the search's own running averages.
+    """
+    batch_stats = state.batch_stats if batch_stats is None else batch_stats
+    weights = _one_hot(setup, derived)
+    model = Supernet(setup.space)
+
+    @jax.jit
+    def correct(batch):
+        logits = model.apply({"params": state.params, "batch_stats": batch_stats},
+                             batch["image"], weights, train=False, hard=True)
+        return ((logits.argmax(-1) == batch["label"]) * batch["mask"]).sum(), batch["mask"].sum()
+
+    hits = count = 0
+    for batch in dataset.eval_batches(setup.config.data.eval_batch_size):
+        h, c = correct(parallel.shard_batch(batch, mesh))
+        hits, count = hits + int(h), count + int(c)
+    return hits / count
+
+
+def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) -> dict:
+    from dianjax.config import load_config
+    from dianjax.train import train_and_evaluate
+
+    final = setup.config.final_train
+    train_config = load_config("train_derived")
+    train_config.update(dict(dataset=setup.config.data.dataset, data_dir=setup.config.data.data_dir,
+                             space=setup.config.space, ops=derived.op_names,
+                             seed=setup.config.seed, num_epochs=final.num_epochs,
+                             batch_size=final.batch_size, learning_rate=final.learning_rate,
+                             weight_decay=final.weight_decay,
+                             label_smoothing=final.label_smoothing))
+    return train_and_evaluate(train_config, workdir / "final_train")
+
+
+def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: data.Dataset,
+             val_data: data.Dataset, mesh, search_wall_s: float, resumed_from_step: int) -> dict:
+    """Discretizes, simulates, measures accuracy (and trains if asked); writes ``result.json``."""
+    mask = setup.space.op_mask()
+    if setup.mode == "fixed_net":
+        derived = DerivedNetwork(setup.space, setup.fixed_op_indices())
+    else:
+        derived = derive(setup.space, np.where(mask, np.asarray(state.arch_logits), -np.inf))
+    if setup.mode == "fixed_hw":
+        design = setup.fixed_design()
+    else:
+        design = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
+    network = derived.network(batch=setup.config.cost.batch)
+    simulated = simulated_figures(network, design)
+    predicted = {key: float(value) for key, value in cost.design_cost(network, design).items()}
+    test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None)
+    batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)
+    result = {
+        "mode": setup.mode,
+        "space": setup.config.space,
+        "dataset": setup.config.data.dataset,
+        "seed": setup.config.seed,
+        "objective": setup.config.cost.objective,
+        "lam": setup.config.cost.lam,
+        "network": {"ops": list(derived.op_names), "op_indices": list(derived.op_indices),
+                    "macs": network.macs, "sim_network": network.to_dict()},
+        "hardware": design.to_dict(),
+        "accuracy": {"supernet_val": supernet_accuracy(setup, state, derived, val_data, mesh,
+                                                       batch_stats),
+                     "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh,
+                                                        batch_stats)},
+        "simulated": simulated,
+        "predicted": {key: predicted[key] for key in _COMPARED if key in predicted},
+        "relative_error": {key: abs(predicted[key] - simulated[key]) / abs(simulated[key])
+                           for key in _COMPARED if key in predicted and simulated[key]},
+        "candidates": candidates(setup, state),
+        "search_steps": setup.total_steps,
+        "search_wall_s": search_wall_s,
+        "resumed_from_step": resumed_from_step,
+    }
+    if setup.config.final_train.enabled:
+        trained = _final_training(setup, derived, workdir)
+        result["accuracy"]["derived_test"] = trained["test_accuracy"]
+        result["final_train"] = trained
+    (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def summary_table(result: dict) -> str:
+    """A readable summary of a ``result.json``."""
+    sim_ = result["simulated"]
+    acc = result["hardware"]["accelerator"]
+    lines = [f"search ({result['mode']}, objective {result['objective']}, lam {result['lam']}) "
+             f"on {result['dataset']} / {result['space']}: {result['search_steps']} steps in "
+             f"{result['search_wall_s']:.1f} s",
+             f"  network      {' '.join(result['network']['ops'])}  "
+             f"({result['network']['macs']:,} MACs)",
+             f"  accelerator  {acc['rows']}x{acc['cols']} {acc['dataflow']}, SRAM "
+             f"{acc['ifmap_sram_kb']}/{acc['filter_sram_kb']}/{acc['ofmap_sram_kb']} KiB, "
+             f"DRAM {acc['dram_bandwidth']} words/cycle",
+             "  accuracy     " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()),
+             f"  {'':12s} {'simulated':>12s} {'cost model':>12s} {'rel. error':>10s}"]
+    for key in _COMPARED:
+        predicted = result["predicted"].get(key)
+        error = result["relative_error"].get(key)
+        lines.append(f"  {key:12s} {sim_[key]:12.4g} "
+                     f"{'' if predicted is None else f'{predicted:12.4g}':>12s} "
+                     f"{'' if error is None else f'{error:10.2e}':>10s}")
+    return "\n".join(lines)

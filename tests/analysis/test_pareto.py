@@ -1,0 +1,209 @@
+"""Pareto fronts, 2-D hypervolume, result collection, tables and plots of dianjax.analysis.pareto."""
+
+import csv
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dianjax.analysis import pareto
+from dianjax.config import load_config
+from dianjax.analysis.pareto import Reference
+
+_accuracy = st.floats(0.0, 1.0, allow_nan=False)
+_cost = st.floats(1e-3, 1e3, allow_nan=False)
+_points = st.lists(st.tuples(_accuracy, _cost), min_size=1, max_size=12)
+
+
+def _brute_force_area(points, reference):
+    """Union area of the rectangles [cost, ref_cost] x [ref_accuracy, accuracy] (compressed grid)."""
+    inside = [(a, c) for a, c in points if a > reference.accuracy and c < reference.cost]
+    xs = sorted({c for _, c in inside} | {reference.cost})
+    ys = sorted({a for a, _ in inside} | {reference.accuracy})
+    area = 0.0
+    for (x0, x1), (y0, y1) in itertools.product(zip(xs, xs[1:]), zip(ys, ys[1:])):
+        if any(c <= x0 and a >= y1 for a, c in inside):
+            area += (x1 - x0) * (y1 - y0)
+    return area
+
+
+@given(_points)
+@settings(max_examples=150, deadline=None)
+def test_hypervolume_equals_union_of_dominated_rectangles(points):
+    reference = Reference(0.1, 500.0)
+    accuracy, cost = zip(*points)
+    assert pareto.hypervolume_2d(accuracy, cost, reference) == pytest.approx(
+        _brute_force_area(points, reference), rel=1e-9, abs=1e-12)
+
+
+@given(_points, st.tuples(_accuracy, _cost), st.randoms(use_true_random=False))
+@settings(max_examples=100, deadline=None)
+def test_hypervolume_properties(points, extra, rng):
+    reference = pareto.common_reference(c for _, c in points + [extra])
+    accuracy, cost = map(list, zip(*points))
+    volume = pareto.hypervolume_2d(accuracy, cost, reference)
+    shuffled = points[:]
+    rng.shuffle(shuffled)
+    assert pareto.hypervolume_2d(*zip(*shuffled), reference) == pytest.approx(volume, abs=1e-12)
+    grown = pareto.hypervolume_2d(accuracy + [extra[0]], cost + [extra[1]], reference)
+    assert grown >= volume - 1e-12  # adding a point never shrinks the dominated region
+    front = pareto.front_indices(accuracy, cost)
+    assert pareto.hypervolume_2d([accuracy[i] for i in front], [cost[i] for i in front],
+                                 reference) == pytest.approx(volume, abs=1e-12)
+    logged = pareto.hypervolume_2d(accuracy, np.log10(cost),
+                                   Reference(reference.accuracy, math.log10(reference.cost)))
+    assert pareto.hypervolume_2d(accuracy, cost, reference, log_cost=True) == pytest.approx(
+        logged, abs=1e-12)
+
+
+def test_hypervolume_by_hand():
+    reference = Reference(0.0, 10.0)
+    assert pareto.hypervolume_2d([0.5], [2.0], reference) == pytest.approx(0.5 * 8.0)
+    # staircase: (cost 2, acc 0.5) and (cost 6, acc 0.9): 0.5 * 8 + 0.4 * 4
+    assert pareto.hypervolume_2d([0.5, 0.9, 0.4], [2.0, 6.0, 7.0], reference) == pytest.approx(5.6)
+    assert pareto.hypervolume_2d([0.5], [10.0], reference) == 0.0  # on the reference: nothing
+    assert pareto.hypervolume_2d([], [], reference) == 0.0
+    assert pareto.hypervolume_2d([0.5], [1.0], reference, log_cost=True) == pytest.approx(0.5)
+
+
+@given(_points)
+@settings(max_examples=60, deadline=None)
+def test_front_indices_are_exactly_the_non_dominated_points(points):
+    front = set(pareto.front_indices(*zip(*points)).tolist())
+    for i, (a, c) in enumerate(points):
+        dominated = any(a2 >= a and c2 <= c and (a2 > a or c2 < c) for a2, c2 in points)
+        assert (i in front) == (not dominated)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: pareto.hypervolume_2d([0.5, 0.6], [1.0], Reference(0, 2)), "same length"),
+    (lambda: pareto.hypervolume_2d([math.nan], [1.0], Reference(0, 2)), "finite"),
+    (lambda: pareto.hypervolume_2d([0.5], [0.0], Reference(0, 2), log_cost=True), "log_cost"),
+    (lambda: pareto.common_reference([]), "at least one cost"),
+    (lambda: pareto.common_reference([1.0], margin=0.5), "margin"),
+])
+def test_bad_input_raises(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_common_reference_is_worst_cost_with_margin():
+    assert pareto.common_reference([3.0, 1.0, 2.0]) == Reference(0.0, pytest.approx(3.3))
+
+
+def fake_result(mode="joint", objective="edp", lam=1.0, seed=0, val=0.8, edp=2e-9,
+                derived_test=None):
+    """A result.json of the layout dianjax.search.result writes, with chosen figures."""
+    accuracy = {"supernet_val": val, "supernet_test": val - 0.05}
+    if derived_test is not None:
+        accuracy["derived_test"] = derived_test
+    return {"mode": mode, "space": "quickstart", "dataset": "digits", "seed": seed,
+            "objective": objective, "lam": lam,
+            "network": {"ops": ["mb_k3_e1", "skip"], "op_indices": [0, 4], "macs": 1000},
+            "hardware": {"accelerator": {"rows": 16, "cols": 8, "dataflow": "ws",
+                                         "ifmap_sram_kb": 64, "filter_sram_kb": 32.0,
+                                         "ofmap_sram_kb": 16, "dram_bandwidth": 8.0},
+                         "fold_orders": {}},
+            "accuracy": accuracy,
+            "simulated": {"latency_s": 1e-5, "energy_pj": edp / 1e-5, "area_mm2": 1.5, "edp": edp,
+                          "edap": edp * 1.5, "total_cycles": 5000},
+            "predicted": {"edp": edp * 1.01},
+            "relative_error": {"latency_s": 0.0, "energy_pj": 0.01, "area_mm2": 0.0,
+                               "edp": 0.01},
+            "search_steps": 20, "search_wall_s": 12.5}
+
+
+def _write(run_dir, result):
+    run_dir.mkdir(parents=True)
+    (run_dir / pareto.RESULT_FILE).write_text(json.dumps(result))
+
+
+def test_collect_results_flattens_every_result_below_root(tmp_path):
+    _write(tmp_path / "joint" / "edp" / "lam1", fake_result())
+    _write(tmp_path / "no_hw_loss" / "edp", fake_result(mode="no_hw_loss", val=0.9, edp=5e-9,
+                                                        derived_test=0.93))
+    (tmp_path / "unfinished").mkdir()  # a run without result.json is not a row
+    rows = pareto.collect_results(tmp_path)
+    assert [row["run"] for row in rows] == ["joint/edp/lam1", "no_hw_loss/edp"]
+    assert all(tuple(row) == pareto.ROW_COLUMNS for row in rows)
+    joint, nas = rows
+    assert joint["method"] == "joint" and joint["lam"] == 1.0 and nas["lam"] is None
+    assert joint["ops"] == "mb_k3_e1 skip"
+    assert joint["accelerator"] == "16x8 ws 64/32/16KiB bw8"
+    assert joint["supernet_val"] == 0.8 and joint["derived_test"] is None
+    assert nas["derived_test"] == 0.93 and nas["edp"] == 5e-9 and nas["err_edp"] == 0.01
+
+
+def test_collect_results_names_a_broken_file(tmp_path):
+    result = fake_result()
+    del result["simulated"]
+    _write(tmp_path / "broken", result)
+    with pytest.raises(ValueError, match=r"broken.*result\.json.*simulated"):
+        pareto.collect_results(tmp_path)
+
+
+def _rows(results):
+    return [pareto.result_row(result, f"run{i}") for i, result in enumerate(results)]
+
+
+def test_hypervolume_table_ranks_a_dominating_method_higher():
+    rows = _rows([fake_result("joint", val=0.9, edp=1e-9), fake_result("joint", val=0.7, edp=5e-10),
+                  fake_result("no_hw_loss", val=0.9, edp=4e-9),
+                  fake_result("fixed_hw", val=0.6, edp=2e-9, derived_test=0.5)])
+    table, reference = pareto.hypervolume_table(rows, "supernet_val")
+    assert reference == Reference(0.0, pytest.approx(4.4e-9))
+    by_method = {entry["method"]: entry for entry in table}
+    assert list(by_method) == ["joint", "no_hw_loss", "fixed_hw"]
+    assert by_method["joint"]["points"] == 2 and by_method["joint"]["front"] == 2
+    expected = (0.7 * (4.4e-9 - 5e-10) + 0.2 * (4.4e-9 - 1e-9)) / 4.4e-9
+    assert by_method["joint"]["hypervolume"] == pytest.approx(expected)
+    assert by_method["joint"]["hypervolume"] > by_method["no_hw_loss"]["hypervolume"]
+    assert by_method["joint"]["hypervolume_log"] > by_method["no_hw_loss"]["hypervolume_log"] > 0
+    derived, _ = pareto.hypervolume_table(rows, "derived_test")
+    assert [(e["method"], e["points"], e["unmeasured"]) for e in derived] == [
+        ("joint", 0, 2), ("no_hw_loss", 0, 1), ("fixed_hw", 1, 0)]
+    assert derived[0]["hypervolume"] == 0.0
+    with pytest.raises(ValueError, match="accuracy_key must be one of"):
+        pareto.hypervolume_table(rows, "train_accuracy")
+
+
+def test_mean_rows_and_tables(tmp_path):
+    rows = _rows([fake_result(val=0.8), fake_result(val=0.6), fake_result("fixed_net", val=0.5)])
+    means = pareto.mean_rows(rows, "method", ["supernet_val", "derived_test"])
+    assert means[0]["runs"] == 2 and means[0]["supernet_val"] == pytest.approx(0.7)
+    assert means[0]["supernet_val_std"] == pytest.approx(0.1) and means[0]["derived_test"] is None
+    text = pareto.format_table(rows, ["method", "lam", "supernet_val", "derived_test"])
+    lines = text.splitlines()
+    assert lines[0].split() == ["method", "lam", "supernet_val", "derived_test"]
+    assert lines[2].split() == ["joint", "1", "0.8", "-"]
+    assert lines[4].split() == ["fixed_net", "-", "0.5", "-"]
+    path = tmp_path / "rows.csv"
+    pareto.write_csv(rows, path, pareto.ROW_COLUMNS)
+    with path.open() as file:
+        read = list(csv.DictReader(file))
+    assert [float(r["edp"]) for r in read] == [row["edp"] for row in rows]
+    assert read[2]["lam"] == "" and read[0]["ops"] == "mb_k3_e1 skip"
+
+
+def test_plot_fronts_writes_a_png(tmp_path):
+    rows = _rows([fake_result("joint", val=0.9, edp=1e-9), fake_result("random", val=0.5)])
+    path = tmp_path / "front.png"
+    pareto.plot_fronts(rows, path, "supernet_val")
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 5000
+    with pytest.raises(ValueError, match="derived_test"):
+        pareto.plot_fronts(rows, path, "derived_test")
+
+
+def test_with_values_copies_and_type_checks():
+    config = load_config("quickstart")
+    changed = pareto.with_values(config, {"search.mode": "fixed_hw", "cost.lam": 3.0, "seed": 2})
+    assert (changed.search.mode, changed.cost.lam, changed.seed) == ("fixed_hw", 3.0, 2)
+    assert (config.search.mode, config.cost.lam, config.seed) == ("joint", 1.0, 0)
+    with pytest.raises(ValueError, match="search.bogus"):
+        pareto.with_values(config, {"search.bogus": 1})
+    with pytest.raises(ValueError, match="cost.lam"):
+        pareto.with_values(config, {"cost.lam": "high"})

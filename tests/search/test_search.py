@@ -1,0 +1,162 @@
+"""The joint search end to end on the embedded digits: validation, phases, loss, lam, resume."""
+
+import itertools
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from dianjax.config import load_config
+from dianjax.search.loop import main, run_search
+from dianjax.search.config import MODES, make_setup
+from dianjax.search.result import top_choices
+from dianjax.search.steps import WARMUP, Phase, initial_logits, phase_at
+from sim import Accelerator, Network, simulate_network
+
+
+def tiny_config(**overrides):
+    config = load_config("quickstart", [
+        "search.warmup_steps=40", "search.steps=16", "data.batch_size=32", "search.weight_lr=0.3",
+        "search.temperature_final=1.0", "log_every_steps=4",
+        "checkpoint_every_steps=10", *(f"{k}={v}" for k, v in overrides.items())])
+    return config
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """An uninterrupted tiny run without cost on the op logits (lam = 0)."""
+    workdir = tmp_path_factory.mktemp("baseline")
+    return workdir, run_search(tiny_config(**{"cost.lam": 0.0}), workdir)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("search.mode='bogus'", "search.mode"),
+    ("cost.objective='speed'", "cost.objective"),
+    ("cost.lam=-1.0", "cost.lam"),
+    ("search.mode='fixed_net'", "search.fixed_ops"),
+    ("search.fixed_ops=('mb_k3_e1', 'skip', 'bogus', 'skip')", None),
+    ("hardware.rows=(0, 8)", "rows"),
+    ("data.dataset='cifar10'", "config.space"),
+    ("cost.objective='weighted'", "cost.weights"),
+    ("search.temperature_final=0.0", "search.temperature_final"),
+])
+def test_bad_configs_fail_before_any_work(override, message):
+    config = tiny_config()
+    if override.startswith("search.fixed_ops"):
+        config = tiny_config(**{"search.mode": "'fixed_net'"})
+        message = "search.fixed_ops"
+    from dianjax.config import apply_override
+    apply_override(config, override)
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        make_setup(config)
+
+
+def test_fixed_hw_accelerator_must_be_in_the_space():
+    config = tiny_config(**{"search.mode": "'fixed_hw'", "search.fixed_hardware.rows": 12})
+    with pytest.raises(ValueError, match=r"fixed_hardware\.rows=12 .* allowed: \[8, 16, 32, 64\]"):
+        make_setup(config)
+
+
+def test_cli_names_unknown_keys(capsys):
+    assert main(["--config.search.bogus=1"]) == 2
+    assert "search.bogus" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_phases(mode):
+    overrides = {"search.mode": repr(mode)}
+    if mode == "fixed_net":
+        overrides["search.fixed_ops"] = "('mb_k3_e1', 'skip', 'mb_k5_e1', 'mb_k3_e3')"
+    setup = make_setup(tiny_config(**overrides))
+    phases = [phase_at(setup, step) for step in range(setup.total_steps)]
+    assert phases[:40] == [WARMUP] * 40
+    expected = {"joint": [Phase(True, True, True, False)] * 16,
+                "no_hw_loss": [Phase(True, True, False, False)] * 16,
+                "fixed_hw": [Phase(True, False, True, False)] * 16,
+                "fixed_net": [Phase(False, True, False, True)] * 16,
+                "decoupled": [Phase(True, False, False, False)] * 8
+                + [Phase(False, True, False, True)] * 8}[mode]
+    assert phases[40:] == expected
+    arch, hw = initial_logits(setup)
+    if mode == "fixed_net":
+        assert [setup.space.op_names[k] for k in np.argmax(arch, -1)] == list(
+            setup.config.search.fixed_ops)
+    if mode == "fixed_hw":
+        design = setup.hardware.discretize(jax.tree.map(np.asarray, hw), setup.table)
+        assert design.accelerator == setup.fixed_design().accelerator
+
+
+def test_top_choices_is_exact():
+    rng = np.random.default_rng(0)
+    rows = [np.log(rng.dirichlet(np.ones(n))) for n in (3, 2, 4)]
+    brute = sorted(((sum(r[i] for r, i in zip(rows, c)), c)
+                    for c in itertools.product(*(range(len(r)) for r in rows))), reverse=True)
+    beam = top_choices(rows, 5)
+    assert [c for _, c in beam] == [c for _, c in brute[:5]]
+    np.testing.assert_allclose([s for s, _ in beam], [s for s, _ in brute[:5]])
+
+
+def test_result_is_validated_by_the_simulator(baseline):
+    workdir, result = baseline
+    saved = json.loads((workdir / "result.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    network = Network.from_dict(result["network"]["sim_network"])
+    accelerator = Accelerator.from_dict(result["hardware"]["accelerator"])
+    from dianjax.cost.hardware_space import HardwareDesign
+    design = HardwareDesign.from_dict(result["hardware"])
+    report = simulate_network(network, accelerator, design.mappings(network))
+    assert result["simulated"]["latency_s"] == report.latency_s
+    assert result["simulated"]["energy_pj"] == report.energy_pj
+    for key, error in result["relative_error"].items():
+        assert error < 1e-3, (key, error)
+    assert 0.0 <= result["accuracy"]["supernet_val"] <= 1.0
+    assert len(result["candidates"]) == 8
+
+
+def test_final_training_adds_the_derived_networks_test_accuracy(tmp_path):
+    config = tiny_config(**{"search.warmup_steps": 2, "search.steps": 2,
+                            "final_train.enabled": True, "final_train.num_epochs": 1})
+    result = run_search(config, tmp_path)
+    trained = json.loads((tmp_path / "final_train" / "train_result.json").read_text())
+    assert trained["ops"] == result["network"]["ops"] and trained["eval_split"] == "test"
+    assert result["final_train"] == trained
+    assert result["accuracy"]["derived_test"] == trained["test_accuracy"]
+    assert trained["steps"] == 22  # one epoch of the 1437 training digits in full batches of 64
+
+
+def test_loss_decreases(baseline):
+    workdir, _ = baseline
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["train_loss"] for r in records]
+    assert np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2]), losses
+    assert {"op_probs", "hw_probs", "temperature", "arch_entropy", "hw_cost"} <= set(records[-1])
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(baseline, tmp_path):
+    _, uninterrupted = baseline
+    config = tiny_config(**{"cost.lam": 0.0})
+    assert run_search(config, tmp_path, stop_after=45) is None   # killed after step 45 ...
+    resumed = run_search(config, tmp_path)                        # ... resumes from step 40
+    assert resumed["resumed_from_step"] == 40
+    for key in ("network", "hardware", "accuracy", "simulated", "predicted", "candidates"):
+        assert resumed[key] == uninterrupted[key], key
+
+
+def test_resume_refuses_a_different_config(baseline):
+    workdir, _ = baseline
+    with pytest.raises(ValueError, match="cost.lam"):
+        run_search(tiny_config(**{"cost.lam": 2.0}), workdir)
+
+
+def test_larger_lam_gives_a_cheaper_simulated_pair(baseline, tmp_path):
+    _, free = baseline
+    costly = run_search(tiny_config(**{"cost.lam": 20.0}), tmp_path)
+    assert costly["simulated"]["edp"] < free["simulated"]["edp"]
+    assert costly["network"]["macs"] < free["network"]["macs"]
+
+
+@pytest.mark.parametrize("name", ["quickstart", "cifar10", "cifar100", "imagenet"])
+def test_bundled_configs_are_valid(name):
+    setup = make_setup(load_config(name))
+    assert setup.total_steps > 0
