@@ -48,6 +48,7 @@ from dianjax.refine import acquisition
 from dianjax.refine import surrogate
 from dianjax.refine.encoding import Design, DesignSpace, Dimension
 from sim import Accelerator, EnergyTable, Layer, Network, simulate_network
+from sim.systolic.energy import accelerator_area_mm2
 
 OPS = ("conv3x3", "conv5x5", "dwsep3x3", "skip")
 # (input channels, output channels, input size, stride) of the six searchable layers.
@@ -60,7 +61,7 @@ ALPHA = 0.02  # accuracy (fraction) traded per doubling of EDP
 
 def _area_ok(design: Design) -> bool:
     rows, cols = ARRAY_SIZES[design[-3]], ARRAY_SIZES[design[-2]]
-    return EnergyTable().accelerator_area_mm2(Accelerator(rows=rows, cols=cols)) <= AREA_LIMIT_MM2
+    return accelerator_area_mm2(Accelerator(rows=rows, cols=cols), EnergyTable()) <= AREA_LIMIT_MM2
 
 
 def make_space() -> DesignSpace:

@@ -66,7 +66,7 @@ def _time_per_call(function, min_seconds: float) -> float:
 def _scalesim_layer(python: str, layer: Layer, acc: Accelerator) -> dict:
     case = {"rows": acc.rows, "cols": acc.cols, "dataflow": acc.dataflow,
             "sram_kb": [int(acc.ifmap_sram_kb), int(acc.filter_sram_kb), int(acc.ofmap_sram_kb)],
-            "bandwidth": int(acc.dram_bandwidth), "H": layer.H + 2 * layer.padding,
+            "bandwidth": int(acc.dram_bandwidth_words_per_cycle), "H": layer.H + 2 * layer.padding,
             "W": layer.W + 2 * layer.padding, "R": layer.R, "S": layer.S, "C": layer.C,
             "M": layer.M, "stride": layer.stride}
     result = subprocess.run([python, "-c", _SCALESIM_DRIVER, json.dumps(case)],

@@ -25,7 +25,7 @@ def get_config():
     config.hardware.ifmap_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.filter_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.ofmap_sram_kb = (32, 64, 128, 256, 512)
-    config.hardware.dram_bandwidth = (8.0, 16.0, 32.0, 64.0)
+    config.hardware.dram_bandwidth_words_per_cycle = (8.0, 16.0, 32.0, 64.0)
     config.search.warmup_steps = 10 * STEPS_PER_EPOCH
     config.search.steps = 40 * STEPS_PER_EPOCH
     config.search.temperature_initial = 5.0

@@ -24,7 +24,7 @@ def get_config():
     config.hardware.ifmap_sram_kb = (64, 128, 256, 512, 1024)
     config.hardware.filter_sram_kb = (64, 128, 256, 512, 1024)
     config.hardware.ofmap_sram_kb = (64, 128, 256, 512, 1024)
-    config.hardware.dram_bandwidth = (16.0, 32.0, 64.0, 128.0)
+    config.hardware.dram_bandwidth_words_per_cycle = (16.0, 32.0, 64.0, 128.0)
     config.search.hard = True
     config.search.warmup_steps = 10 * STEPS_PER_EPOCH
     config.search.steps = 80 * STEPS_PER_EPOCH

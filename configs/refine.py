@@ -20,6 +20,7 @@ import ml_collections
 
 from dianjax.refine.acquisition import AcquisitionConfig
 from dianjax.refine.surrogate import SurrogateConfig
+from dianjax.train import schedule_config
 
 
 def get_config():
@@ -38,12 +39,8 @@ def get_config():
         latency_s=0.0, energy_pj=0.0, area_mm2=0.0, edp_pj_s=0.0))
     # The accuracy oracle's schedule (the rest as configs/train_derived.py; dataset, data dir and
     # space are the search's).
-    config.train = ml_collections.ConfigDict(dict(
-        num_epochs=5,
-        batch_size=64,
-        learning_rate=0.1,
-        weight_decay=5e-4,
-        label_smoothing=0.1))
+    config.train = schedule_config()   # dianjax.train's schedule, with fewer epochs:
+    config.train.num_epochs = 5
     config.surrogate = ml_collections.ConfigDict(dataclasses.asdict(SurrogateConfig()))
     config.acquisition = ml_collections.ConfigDict(dataclasses.asdict(AcquisitionConfig()))
     return config

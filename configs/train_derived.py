@@ -7,11 +7,11 @@ Command:  dianjax train --workdir runs/train-digits
 Expected: ~1 minute on a 2-core CPU; test accuracy ~0.97 on the 360 held-out digits.
 """
 
-import ml_collections
+from dianjax.train import schedule_config
 
 
 def get_config():
-    config = ml_collections.ConfigDict()
+    config = schedule_config()         # num_epochs, batch_size, learning_rate, weight_decay, ...
     config.dataset = "digits"          # a name of dianjax.data.DATASETS
     config.data_dir = ""               # tfds data dir; "" = tfds's default
     config.space = "quickstart"        # a name of dianjax.nas.search_space.SPACES
@@ -21,14 +21,9 @@ def get_config():
     #                                    "val": train on search_train, evaluate on search_val
     config.val_fraction = 0.2          # share of train held out as search_val (eval_split="val")
     config.split_seed = 0              # seed of that partition
-    config.batch_size = 64
     config.eval_batch_size = 120
-    config.num_epochs = 30
-    config.learning_rate = 0.1         # peak of the cosine decay
     config.momentum = 0.9
     config.nesterov = True
-    config.weight_decay = 5e-4         # on conv/dense kernels only
-    config.label_smoothing = 0.1
     config.log_every_steps = 10
     config.eval_every_epochs = 5
     config.checkpoint_every_steps = 110

@@ -1,12 +1,19 @@
 """The ``dianjax`` command: one subcommand per job, each owning its own argument parser.
 
-Subcommands are imported lazily so that, e.g., ``dianjax simulate`` never imports JAX.
+Subcommands are imported lazily so that, e.g., ``dianjax simulate`` never imports JAX; so is
+everything :func:`run_with_config` needs.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ml_collections
 
 # name -> (module with ``main(argv, prog)``, one-line help)
 _COMMANDS = {
@@ -16,6 +23,28 @@ _COMMANDS = {
     "train": ("dianjax.train", "train a derived network from scratch and test it (final training)"),
     "refine": ("dianjax.refine.cli", "refine a search's pairs by simulator + training queries"),
 }
+
+
+def run_with_config(parser: argparse.ArgumentParser, argv: list[str] | None, default_config: str,
+                    command: Callable[[argparse.Namespace, ml_collections.ConfigDict, str], int]
+                    ) -> int:
+    """Parses ``[--config FILE|NAME] [--config.key=value ...]`` and ``parser``'s own arguments, then
+    returns ``command(args, config, config_spec)``.
+
+    Bad input anywhere (a ``ValueError`` or ``DatasetNotPreparedError``) prints ``error: ...`` on
+    stderr and returns exit code 2, the same for every subcommand.
+    """
+    from dianjax.config import load_config, split_config_args
+    from dianjax.data import DatasetNotPreparedError
+
+    try:
+        spec, overrides, rest = split_config_args(list(argv or []))
+        args = parser.parse_args(rest)
+        spec = spec or default_config
+        return command(args, load_config(spec, overrides), spec)
+    except (ValueError, DatasetNotPreparedError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _usage() -> str:

@@ -30,6 +30,7 @@ from flax import linen as nn
 from flax.training import train_state
 
 from dianjax import data, parallel
+from dianjax.checkpoints import check_same_config, restore_latest, write_config
 from dianjax.metrics_log import MetricsWriter
 from dianjax.nas.search_space import SPACES, get_space
 from dianjax.nas.supernet import DerivedNetwork
@@ -114,14 +115,38 @@ def evaluate(eval_fn, state: TrainState, dataset: data.Dataset, batch_size: int,
             "loss": totals["loss_sum"] / totals["count"]}
 
 
-_POSITIVE_INTS = ("batch_size", "eval_batch_size", "num_epochs", "eval_every_epochs",
-                  "checkpoint_every_steps",
+def schedule_config() -> ml_collections.ConfigDict:
+    """The training schedule and its defaults, declared once: the fields of ``dianjax train``'s
+    config that the search's ``final_train`` and refine's ``train`` sections set too."""
+    return ml_collections.ConfigDict(dict(
+        num_epochs=30,
+        batch_size=64,
+        learning_rate=0.1,                # peak of the cosine decay
+        weight_decay=5e-4,                # on conv/dense kernels only
+        label_smoothing=0.1))
+
+
+SCHEDULE_FIELDS = tuple(schedule_config().keys())
+
+
+def validate_schedule(schedule: ml_collections.ConfigDict, path: str) -> None:
+    """Checks the :data:`SCHEDULE_FIELDS` of ``schedule``, naming each as ``<path>.<field>``
+    (``config.final_train.label_smoothing`` for the search's section)."""
+    checks.positive_int(path, "num_epochs", schedule.num_epochs)
+    checks.positive_int(path, "batch_size", schedule.batch_size)
+    checks.positive_number(path, "learning_rate", schedule.learning_rate)
+    for field in ("weight_decay", "label_smoothing"):
+        checks.number_in(path, field, schedule[field], 0, 1, high_open=True)
+
+
+_POSITIVE_INTS = ("eval_batch_size", "eval_every_epochs", "checkpoint_every_steps",
                   "log_every_steps")
 
 
 def _validate(config: ml_collections.ConfigDict) -> None:
     checks.one_of("config", "dataset", config.dataset, data.DATASETS)
     checks.one_of("config", "space", config.space, SPACES)
+    validate_schedule(config, "config")
     for field in _POSITIVE_INTS:
         checks.positive_int("config", field, config[field])
     checks.non_negative_int("config", "seed", config.seed)
@@ -129,9 +154,7 @@ def _validate(config: ml_collections.ConfigDict) -> None:
     checks.number_in("config", "val_fraction", config.val_fraction, 0, 1, low_open=True,
                       high_open=True)
     checks.non_negative_int("config", "split_seed", config.split_seed)
-    checks.positive_number("config", "learning_rate", config.learning_rate)
-    for field in ("momentum", "weight_decay", "label_smoothing"):
-        checks.number_in("config", field, config[field], 0, 1, high_open=True)
+    checks.number_in("config", "momentum", config.momentum, 0, 1, high_open=True)
 
 
 def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
@@ -160,8 +183,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     ``search_val`` (``config.val_fraction``, ``config.split_seed``), so that choosing among
     networks by this accuracy never looks at the test split.
 
-    Resumes from the last orbax checkpoint in ``workdir/checkpoints`` if there is one. Writes
-    ``metrics.jsonl``, TensorBoard events and ``train_result.json`` in ``workdir``.
+    Resumes from the last orbax checkpoint in ``workdir/checkpoints`` if there is one (a workdir
+    of another config is refused). Writes ``config.json``, ``metrics.jsonl``, TensorBoard events
+    and ``train_result.json`` in ``workdir``.
 
     Returns:
       The result: ``eval_split``, ``<eval_split>_accuracy`` and ``<eval_split>_loss``, last training
@@ -169,6 +193,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """
     derived = derived_from_config(config)
     workdir = Path(workdir)
+    check_same_config(config, workdir)
     split = config.eval_split
     train_split, eval_data_split = EVAL_SPLITS[split]
     splits = dict(data_dir=config.data_dir or None, val_fraction=config.val_fraction,
@@ -180,6 +205,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     parallel.check_batch_size(config.eval_batch_size, mesh)
     steps_per_epoch = train_data.steps_per_epoch(config.batch_size)
     total_steps = config.num_epochs * steps_per_epoch
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_config(config, workdir)
 
     tx, schedule = make_optimizer(config.learning_rate, config.momentum, config.nesterov,
                                   config.weight_decay, total_steps)
@@ -191,11 +218,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                                            save_interval_steps=config.checkpoint_every_steps)
     start = time.perf_counter()
     with ocp.CheckpointManager((workdir / "checkpoints").absolute(), options=options) as manager:
-        start_step = manager.latest_step() or 0
-        if start_step:
-            abstract = jax.tree.map(
-                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
-            state = manager.restore(start_step, args=ocp.args.StandardRestore(abstract))
+        state, start_step = restore_latest(manager, state)
         step_fn = jax.jit(functools.partial(train_step, label_smoothing=config.label_smoothing))
         eval_fn = jax.jit(eval_step)
         batches = data.prefetch(train_data.train_batches(
@@ -247,25 +270,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """``dianjax train [--config FILE|NAME] [--config.key=value ...] [--workdir DIR]``."""
-    from dianjax.config import load_config, split_config_args
+    from dianjax.cli import run_with_config
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="runs/train",
                         help="run directory: checkpoints, metrics, train_result.json (default "
-                             "runs/train; an existing run resumes)")
-    try:
-        spec, overrides, rest = split_config_args(list(argv or []))
-        args = parser.parse_args(rest)
-        config = load_config(spec or "train_derived", overrides)
-        derived_from_config(config)
-    except ValueError as error:
-        print(f"error: {error}")
-        return 2
-    try:
-        result = train_and_evaluate(config, args.workdir)
-    except data.DatasetNotPreparedError as error:
-        print(f"error: {error}")
-        return 2
+                             "runs/train; an existing run of the same config resumes)")
+    return run_with_config(parser, argv, "train_derived", _train_command)
+
+
+def _train_command(args: argparse.Namespace, config: ml_collections.ConfigDict, _spec: str) -> int:
+    result = train_and_evaluate(config, args.workdir)
     print(f"{result['dataset']} / {result['space']}: ops {result['ops']}")
     split = result["eval_split"]
     print(f"{split} accuracy {result[f'{split}_accuracy']:.4f}  "

@@ -68,7 +68,7 @@ from dianjax import data, parallel
 
 from dianjax.analysis import pareto
 from dianjax.config import load_config, split_config_args
-from dianjax.cost.hardware_space import KNOBS, HardwareDesign, mapping_slots
+from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.search.config import OBJECTIVES, SearchSetup, make_setup
 from dianjax.search.result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
 from dianjax.search.steps import SearchState, init_state, make_optimizers
@@ -138,13 +138,14 @@ def random_pairs(setup: SearchSetup, count: int,
                  rng: np.random.Generator) -> list[tuple[DerivedNetwork, HardwareDesign]]:
     """``count`` uniform pairs: an available op per layer, a choice per knob and mapping slot."""
     mask = setup.space.op_mask()
-    slots = mapping_slots(setup.table)
+    slots = setup.table.mapping_slots
     pairs = []
     for _ in range(count):
         ops = tuple(int(rng.choice(np.flatnonzero(row))) for row in mask)
-        knobs = {knob: int(rng.integers(len(getattr(setup.hardware, knob)))) for knob in KNOBS}
-        orders = {slot: setup.hardware.fold_order[int(rng.integers(len(setup.hardware.fold_order)))]
-                  for slot in slots}
+        knobs = {knob: int(rng.integers(len(getattr(setup.hardware, knob))))
+                 for knob in setup.hardware.knobs}
+        choices = setup.hardware.mapping_choices
+        orders = {slot: choices[int(rng.integers(len(choices)))] for slot in slots}
         pairs.append((DerivedNetwork(setup.space, ops),
                       HardwareDesign(setup.hardware.accelerator(knobs), orders)))
     return pairs
@@ -173,7 +174,7 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
     for index, (network, design) in enumerate(tqdm.tqdm(pairs, desc=f"random pairs, seed {seed}",
                                                         unit="pair", disable=None)):
         sim_network = network.network(batch=config.cost.batch)
-        figures = simulated_figures(sim_network, design)
+        figures = simulated_figures(sim_network, design, setup.table)
         row = dict.fromkeys(pareto.ROW_COLUMNS)
         row.update(run=f"random/seed{seed}/pair{index}", method="random", seed=seed,
                    ops=" ".join(network.op_names),

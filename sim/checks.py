@@ -54,8 +54,24 @@ def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str
     return value  # type: ignore[return-value]
 
 
+RENAMED_FIELDS = {
+    "dram_bandwidth": "dram_bandwidth_words_per_cycle",
+    "max_latency_ms": "max_latency_s",
+}
+"""Fields renamed to carry their unit (old name -> new name): files written before the rename fail
+with a message naming both, never silently misread."""
+
+
 def known_keys(owner: str, data: Mapping[str, object], allowed: Iterable[str]) -> None:
-    """Raises a ValueError if ``data`` has keys outside ``allowed`` (typos in JSON files)."""
+    """Raises a ValueError if ``data`` has keys outside ``allowed`` (typos in JSON files), naming
+    the new name of a field renamed since the file was written (:data:`RENAMED_FIELDS`)."""
     unknown = sorted(set(data) - set(allowed))
+    renamed = [key for key in unknown if RENAMED_FIELDS.get(key) in set(allowed)]
+    if renamed:
+        key = renamed[0]
+        raise ValueError(f"{owner}.{key} was renamed to {owner}.{RENAMED_FIELDS[key]} (units in "
+                         f"field names); this file or config was written by an older dianjax: "
+                         f"rename the field (max_latency_ms -> max_latency_s also converts "
+                         f"milliseconds to seconds)")
     if unknown:
         raise ValueError(f"{owner} got unknown field(s) {unknown}; allowed fields: {sorted(allowed)}")

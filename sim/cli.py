@@ -14,7 +14,7 @@ from pathlib import Path
 from sim.systolic.architecture import Accelerator
 from sim.networks import NETWORKS, get_network
 from sim.systolic.report import NetworkReport
-from sim.systolic.simulator import simulate_network
+from sim.simulator import simulate_network
 from sim.workload import Network
 
 
@@ -35,7 +35,7 @@ def format_report(report: NetworkReport) -> str:
               f"{'energy uJ':>11s} {'DRAM words':>12s}")
     lines = [f"{report.network} on a {acc.rows}x{acc.cols} {acc.dataflow.upper()} array, "
              f"SRAM {acc.ifmap_sram_kb:g}/{acc.filter_sram_kb:g}/{acc.ofmap_sram_kb:g} KiB "
-             f"(ifmap/filter/ofmap), DRAM {acc.dram_bandwidth:g} words/cycle, "
+             f"(ifmap/filter/ofmap), DRAM {acc.dram_bandwidth_words_per_cycle:g} words/cycle, "
              f"{acc.word_bits}-bit words, {acc.clock_mhz:g} MHz",
              header, "-" * len(header)]
     for layer in report.layers:

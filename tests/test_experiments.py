@@ -13,7 +13,6 @@ from dianjax import data
 
 from dianjax.analysis import pareto
 from dianjax.config import load_config
-from dianjax.cost.hardware_space import mapping_slots
 from dianjax.search.config import MODES, make_setup
 from dianjax.nas.search_space import get_space
 from sim import simulate_network
@@ -76,7 +75,7 @@ def test_random_pairs_are_uniform_valid_and_reproducible():
     for network, design in pairs:
         assert all(mask[layer, k] for layer, k in enumerate(network.op_indices))
         setup.hardware.indices(design.accelerator)  # raises if off the grid
-        assert set(design.fold_orders) == set(mapping_slots(setup.table))
+        assert set(design.fold_orders) == set(setup.table.mapping_slots)
     used = {knob: {getattr(d.accelerator, knob) for _, d in pairs} for knob in ("rows", "dataflow")}
     assert used["rows"] == set(setup.hardware.rows) and used["dataflow"] == set(
         setup.hardware.dataflow)
@@ -126,7 +125,7 @@ def test_random_pairs_are_measured_by_supernet_and_simulator(swept):
     pairs = sweep.random_pairs(setup, 2, np.random.default_rng(0))
     for row, (network, design) in zip(rows, pairs):
         sim_network = network.network()
-        report = simulate_network(sim_network, design.accelerator, design.mappings(sim_network))
+        report = simulate_network(sim_network, design.accelerator, design.mappings(sim_network, setup.table))
         assert row["ops"] == " ".join(network.op_names)
         assert row["edp"] == report.energy_pj * report.latency_s
 

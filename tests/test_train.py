@@ -62,9 +62,19 @@ def test_train_step_is_pure_and_lowers_the_loss():
     for _ in range(20):
         first, metrics = step(first, batch)
     assert int(first.step) == 21 and float(metrics["loss"]) < 0.8 * float(metrics0["loss"])
-    batch["mask"] = jnp.arange(16) < 10
-    sums = jax.jit(train.eval_step)(first, batch)
-    assert float(sums["count"]) == 10 and 0 <= float(sums["correct"]) <= 10
+    logits = np.asarray(first.apply_fn({"params": first.params, "batch_stats": first.batch_stats},
+                                       images, train=False), np.float64)
+    predicted, mask = logits.argmax(-1), np.arange(16) < 10
+    # The masked-out examples are labelled as predicted: counting them would add 6 correct.
+    labels = np.where(mask, np.arange(16) % 10, predicted)
+    sums = jax.jit(train.eval_step)(first, {"image": images, "label": jnp.asarray(labels),
+                                            "mask": jnp.asarray(mask)})
+    assert float(sums["count"]) == 10
+    assert float(sums["correct"]) == np.sum(predicted[mask] == labels[mask])
+    log_p = logits - logits.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    expected_loss = -log_p[mask, labels[mask]].sum()
+    assert float(sums["loss_sum"]) == pytest.approx(expected_loss, rel=1e-5)
 
 
 def _config(**overrides):
@@ -131,4 +141,19 @@ def test_bad_config_fails_before_training(overrides, message):
 
 def test_cli_reports_bad_override(capsys):
     assert train.main(["--config.num_epochs=zero"], prog="dianjax train") == 2
-    assert "num_epochs" in capsys.readouterr().out
+    assert "num_epochs" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_bad_schedule_on_stderr(capsys):
+    from dianjax.cli import main as dianjax_main
+
+    assert dianjax_main(["train", "--config.label_smoothing=1.0"]) == 2
+    captured = capsys.readouterr()
+    assert "error: config.label_smoothing must be a number in [0, 1)" in captured.err
+    assert captured.out == ""
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    (tmp_path / "config.json").write_text(_config().to_json())
+    with pytest.raises(ValueError, match=r"different config \(changed: \['num_epochs'\]\)"):
+        train.train_and_evaluate(_config(num_epochs=3), tmp_path)

@@ -2,15 +2,10 @@
 
 A *point* is a (network, accelerator) pair measured by its accuracy (a fraction in [0, 1],
 maximized) and a hardware cost (simulated EDP in pJ s unless said otherwise, minimized). The
-*front* of a set of points is its non-dominated subset (:func:`dianjax.refine.loop.pareto_front`).
-
-Hypervolume (Zitzler & Thiele, 1998): the area of the region of the (accuracy, cost) plane that the
-front dominates and that is bounded by a reference point ``(accuracy_ref, cost_ref)``:
-``{(a, c): accuracy_ref <= a <= a_i and c_i <= c <= cost_ref for some front point i}``. Its unit is
-accuracy x cost unit (pJ s for EDP); with ``log_cost`` the cost axis is ``log10(cost)`` and the unit
-is accuracy x decades. Points not strictly better than the reference in both objectives add nothing.
-Methods are compared at one common reference point (:func:`common_reference`: accuracy 0 and the
-worst cost seen over every method's points times 1.1), so a larger hypervolume is a better front.
+*front* of a set of points is its non-dominated subset and its hypervolume the area it dominates
+up to a reference point (:mod:`dianjax.analysis.front`). Methods are compared at one common
+reference point (:func:`common_reference`: accuracy 0 and the worst cost seen over every method's
+points times 1.1), so a larger hypervolume is a better front.
 
 Rows: :func:`result_row` flattens a search's ``result.json`` (:mod:`dianjax.search.result`) into one
 flat dict with the keys :data:`ROW_COLUMNS`, the unit of every table, CSV file and plot here.
@@ -21,19 +16,18 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import ml_collections
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from dianjax.analysis.front import Reference, front_indices, hypervolume_2d
+from dianjax.checkpoints import check_same_config
 from dianjax.config import apply_override
-from dianjax.refine.loop import pareto_front
-from dianjax.search.loop import CONFIG_FILE, run_search
+from dianjax.search.loop import run_search
 from dianjax.search.result import RESULT_FILE
 
 ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
@@ -46,18 +40,11 @@ ROW_COLUMNS = ("run", "method", "objective", "lam", "seed", "ops", "accelerator"
                *_SIMULATED, *(f"err_{key}" for key in _COMPARED), "search_wall_s")
 
 
-class Reference(NamedTuple):
-    """The reference point of a hypervolume: the worst accuracy and the worst cost that count."""
-
-    accuracy: float
-    cost: float
-
-
 def accelerator_label(accelerator: Mapping) -> str:
     """``16x16 ws 64/64/64KiB bw16``: array, dataflow, ifmap/filter/ofmap SRAM, DRAM words/cycle."""
     return (f"{accelerator['rows']}x{accelerator['cols']} {accelerator['dataflow']} "
             f"{accelerator['ifmap_sram_kb']:g}/{accelerator['filter_sram_kb']:g}/"
-            f"{accelerator['ofmap_sram_kb']:g}KiB bw{accelerator['dram_bandwidth']:g}")
+            f"{accelerator['ofmap_sram_kb']:g}KiB bw{accelerator['dram_bandwidth_words_per_cycle']:g}")
 
 
 def result_row(result: Mapping, run: str) -> dict:
@@ -103,15 +90,13 @@ def run_or_load(config: ml_collections.ConfigDict, run_dir: str | Path) -> dict:
     An unfinished run resumes from its last checkpoint (:func:`dianjax.search.loop.run_search`).
 
     Raises:
-      ValueError: if ``run_dir`` holds a finished search of a different config.
+      ValueError: if ``run_dir`` holds a search of a different config
+        (:func:`dianjax.checkpoints.check_same_config`).
     """
     run_dir = Path(run_dir)
     result_path = run_dir / RESULT_FILE
     if result_path.is_file():
-        saved = json.loads((run_dir / CONFIG_FILE).read_text())
-        if saved != json.loads(config.to_json()):
-            raise ValueError(f"{run_dir} holds a finished search of a different config; remove "
-                             "it or choose another --out")
+        check_same_config(config, run_dir)
         return json.loads(result_path.read_text())
     return run_search(config, run_dir)
 
@@ -128,55 +113,6 @@ def with_values(config: ml_collections.ConfigDict, values: Mapping[str, object]
     for key, value in values.items():
         apply_override(config, f"{key}={value!r}")
     return config
-
-
-def front_indices(accuracy: Sequence[float], cost: Sequence[float]) -> np.ndarray:
-    """Indices of the non-dominated (accuracy max, cost min) points, in increasing order."""
-    accuracy, cost = _points(accuracy, cost)
-    if not len(accuracy):
-        return np.zeros(0, np.int64)
-    return pareto_front(np.stack([accuracy, cost], axis=1), [True, False])
-
-
-def _points(accuracy, cost) -> tuple[np.ndarray, np.ndarray]:
-    accuracy = np.asarray(accuracy, np.float64).reshape(-1)
-    cost = np.asarray(cost, np.float64).reshape(-1)
-    if accuracy.shape != cost.shape:
-        raise ValueError(f"accuracy and cost must have the same length, got {accuracy.size} and "
-                         f"{cost.size}")
-    if not (np.isfinite(accuracy).all() and np.isfinite(cost).all()):
-        raise ValueError("accuracy and cost must be finite numbers")
-    return accuracy, cost
-
-
-def hypervolume_2d(accuracy: Sequence[float], cost: Sequence[float], reference: Reference,
-                   log_cost: bool = False) -> float:
-    """Area dominated by the (accuracy max, cost min) points and bounded by ``reference``.
-
-    Args:
-      accuracy, cost: one value per point.
-      reference: the reference point; only points with accuracy > ``reference.accuracy`` and cost
-        < ``reference.cost`` contribute.
-      log_cost: measure the cost axis in decades (``log10``); costs and reference must be > 0.
-
-    Returns:
-      The area, in accuracy x cost (or accuracy x decades with ``log_cost``).
-    """
-    accuracy, cost = _points(accuracy, cost)
-    ref_accuracy, ref_cost = float(reference.accuracy), float(reference.cost)
-    if log_cost:
-        if (cost <= 0).any() or ref_cost <= 0:
-            raise ValueError(f"log_cost needs costs > 0 and reference.cost > 0, got min cost "
-                             f"{cost.min() if cost.size else None} and reference.cost {ref_cost}")
-        cost, ref_cost = np.log10(cost), math.log10(ref_cost)
-    keep = (accuracy > ref_accuracy) & (cost < ref_cost)
-    accuracy, cost = accuracy[keep], cost[keep]
-    if not accuracy.size:
-        return 0.0
-    front = front_indices(accuracy, cost)
-    order = front[np.lexsort((accuracy[front], cost[front]))]  # cost ascending: accuracy ascending
-    steps = np.diff(np.concatenate([[ref_accuracy], accuracy[order]]))
-    return float(np.sum(steps * (ref_cost - cost[order])))
 
 
 def common_reference(costs: Iterable[float], margin: float = 1.1,

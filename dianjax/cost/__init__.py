@@ -1,16 +1,20 @@
 """dianjax.cost: the differentiable accelerator cost model, importable on its own.
 
-Three layers, each usable alone (see the modules for the models, conventions and units):
+The layout (see the modules for the models, conventions and units):
 
-- :mod:`dianjax.cost.systolic`, discrete and exact: :func:`evaluate` transcribes the simulator's closed
-  forms (``sim.simulate_layer``) into ``jax.numpy`` for a batch of layers on one accelerator
-  (jit it, vmap it over accelerators); :func:`network_cost` sums a report; :func:`design_cost`
-  prices a discrete (network, HardwareDesign) pair.
-- :mod:`dianjax.cost.relaxed`, relaxed and differentiable: :func:`relaxed` is the expected latency,
-  energy, area, EDP and EDAP of a supernet (op probabilities) on a hardware design space (logits),
-  exact over ops and fold orders, with local-expectation gradients over the accelerator knobs;
-  :func:`expected` is the same expectation by enumeration; :func:`reference_metrics` the normalizer.
-- :mod:`dianjax.cost.objectives`: objectives by name (latency, energy, edp, edap, area) or weighted
+- hardware templates: :mod:`~dianjax.cost.template` (the interface: a knob schema and a
+  ``jax.numpy`` evaluation), :mod:`~dianjax.cost.registry` (templates by name) and
+  :mod:`~dianjax.cost.systolic` (the systolic array: :func:`evaluate` transcribes ``sim``'s closed
+  forms for a batch of layers on one accelerator, exact at discrete points; :func:`network_cost`
+  sums a report);
+- :mod:`~dianjax.cost.hardware_space`: the design space over a template's knob schema, as logits,
+  and discrete designs (:class:`HardwareDesign`); :func:`design_cost` (:mod:`~dianjax.cost.discrete`)
+  prices one (network, design) pair;
+- :mod:`~dianjax.cost.relaxed`, relaxed and differentiable, for any template: :func:`relaxed` is the
+  expected latency, energy, area, EDP and EDAP of a supernet (op probabilities) on a hardware space
+  (logits), exact over ops and mappings, with local-expectation gradients over the knobs;
+  :func:`expected` the same expectation by enumeration; :func:`reference_metrics` the normalizer;
+- :mod:`~dianjax.cost.objectives`: objectives by name (latency, energy, edp, edap, area) or weighted
   sums, normalized by a reference (:func:`objective`).
 
 Example::
@@ -21,17 +25,28 @@ Example::
                            objective="edp", reference=cost.reference_metrics(table, space))
 """
 
+from dianjax.cost.discrete import design_cost
+from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
+from dianjax.cost.objectives import OBJECTIVE_METRICS, OBJECTIVES, Metrics, objective
+from dianjax.cost.registry import TEMPLATE_NAMES, TEMPLATES, get_template
+from dianjax.cost.relaxed import (RelaxedCost, RelaxedCostModel, expected, prepare,
+                                  reference_metrics, relaxed, space_accelerators, uniform_op_probs)
 from dianjax.cost.systolic import (AcceleratorArrays, CostReport, LayerArrays, accelerator_arrays,
-                                design_cost, evaluate, fold_order_indices, layer_arrays,
-                                network_cost, stack_accelerators)
-from dianjax.cost.relaxed import (RelaxedCost, RelaxedCostModel, expected, prepare, reference_metrics,
-                                  relaxed, space_accelerators, uniform_op_probs)
-from dianjax.cost.objectives import OBJECTIVE_METRICS, Metrics, objective
+                                   evaluate, fold_order_indices, layer_arrays, network_cost,
+                                   stack_accelerators)
+from dianjax.cost.template import CostTemplate, KnobSchema
 
 __all__ = [
+    "OBJECTIVES",
     "OBJECTIVE_METRICS",
+    "TEMPLATES",
+    "TEMPLATE_NAMES",
     "AcceleratorArrays",
     "CostReport",
+    "CostTemplate",
+    "HardwareDesign",
+    "HardwareSpace",
+    "KnobSchema",
     "LayerArrays",
     "Metrics",
     "RelaxedCost",
@@ -41,6 +56,7 @@ __all__ = [
     "evaluate",
     "expected",
     "fold_order_indices",
+    "get_template",
     "layer_arrays",
     "network_cost",
     "objective",

@@ -1,17 +1,17 @@
 """The accelerator design space of the co-search: a finite set of choices per knob, as logits.
 
-Knobs of the systolic-array template (:class:`sim.Accelerator`): ``rows``, ``cols``, ``dataflow``,
-``ifmap_sram_kb``, ``filter_sram_kb``, ``ofmap_sram_kb``, ``dram_bandwidth``; ``word_bits`` and
-``clock_mhz`` are fixed by the space. Plus one mapping knob per *mapping slot* (the fold order of
-:class:`sim.Mapping`, which ``sim`` executes and which changes DRAM traffic).
+A space belongs to a hardware template (``config.hardware.template``, default ``"systolic"``) whose
+:class:`~dianjax.cost.template.KnobSchema` names its knobs. For the systolic array
+(:class:`sim.Accelerator`): ``rows``, ``cols``, ``dataflow``, ``ifmap_sram_kb``, ``filter_sram_kb``,
+``ofmap_sram_kb``, ``dram_bandwidth_words_per_cycle``, with ``word_bits`` and ``clock_mhz`` fixed;
+plus one mapping choice per *mapping slot* (the fold order of :class:`sim.Mapping`).
 
-Mapping slots are the positions a conv can take in a network of a supernet: each fixed layer
-(``stem``, ``head``, ``classifier``) and, per searchable layer ``l``, the ``expand``, ``depthwise``
-and ``project`` convs of whichever MBConv op is chosen there (``layer{l}.expand`` ...). All ops of
-a layer share the slot's fold order, so that the mapping logits do not depend on the op choice.
+Mapping slots come from the layer table (:class:`dianjax.nas.search_space.LayerTable`): every conv
+carries its slot, and all ops of a searchable layer share the slots of that layer, so the mapping
+logits do not depend on the op choice.
 
-Hardware logits are a dict ``{knob: float32[num_choices]}`` plus ``"fold_order":
-float32[num_slots, 2]``; :meth:`HardwareSpace.discretize` takes the argmax of each.
+Hardware logits are a dict ``{knob: float32[num_choices]}`` plus ``{mapping: float32[num_slots,
+num_mapping_choices]}``; :meth:`HardwareSpace.discretize` takes the argmax of each.
 """
 
 from __future__ import annotations
@@ -23,132 +23,190 @@ from collections.abc import Iterator, Mapping as MappingType, Sequence
 
 import numpy as np
 
+from dianjax.cost.registry import TEMPLATE_NAMES, get_template
+from dianjax.cost.template import CostTemplate
 from sim import checks
-from sim.systolic.architecture import DATAFLOWS, Accelerator
-from sim.systolic.mapping import FOLD_ORDERS, Mapping
 from sim.workload import Network
-
-KNOBS = ("rows", "cols", "dataflow", "ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb",
-         "dram_bandwidth")
-FOLD_ORDER = "fold_order"
-BLOCK_POSITIONS = ("expand", "depthwise", "project")
-
-
-def mapping_slots(table) -> tuple[str, ...]:
-    """The mapping slots of a :class:`dianjax.nas.search_space.LayerTable`, in execution order."""
-    leading = tuple(layer.name for layer in table.fixed[:table.num_leading])
-    trailing = tuple(layer.name for layer in table.fixed[table.num_leading:])
-    searchable = tuple(f"layer{index}.{position}" for index in range(table.num_layers)
-                       for position in BLOCK_POSITIONS)
-    return leading + searchable + trailing
-
-
-def slot_of(layer_name: str) -> str:
-    """The mapping slot of a layer of a derived network: ``layer3.mb_k3_e3.expand`` -> ``layer3.expand``."""
-    parts = layer_name.split(".")
-    if len(parts) == 3 and parts[0].startswith("layer") and parts[2] in BLOCK_POSITIONS:
-        return f"{parts[0]}.{parts[2]}"
-    return layer_name
 
 
 @dataclasses.dataclass(frozen=True)
 class HardwareDesign:
-    """A discrete accelerator and the fold order of every mapping slot."""
+    """A discrete accelerator and the mapping choice of every mapping slot (``fold_orders``: the
+    fold order per slot for the systolic template)."""
 
-    accelerator: Accelerator
+    accelerator: object
     fold_orders: MappingType[str, str]
 
-    def mappings(self, network: Network) -> dict[str, Mapping]:
-        """``{layer name: sim.Mapping}`` for a derived network of the supernet the slots come from."""
+    def mappings(self, network: Network, table=None) -> dict[str, object]:
+        """``{layer name: sim mapping}`` of a derived network of ``table``'s supernet (its layer
+        table gives each layer's slot), or, with ``table=None``, of any network whose layers are
+        their own slots (``fold_orders`` by layer name)."""
+        template = get_template(_template_name(self.accelerator))
         result = {}
         for layer in network:
-            slot = slot_of(layer.name)
+            slot = layer.name if table is None else table.slot_of(layer.name)
             if slot not in self.fold_orders:
                 raise ValueError(f"layer {layer.name!r} has no mapping slot {slot!r}; known slots: "
                                  f"{sorted(self.fold_orders)}")
-            result[layer.name] = Mapping(fold_order=self.fold_orders[slot])
+            result[layer.name] = template.make_mapping(self.fold_orders[slot])
         return result
 
     def to_dict(self) -> dict:
         return {"accelerator": self.accelerator.to_dict(), "fold_orders": dict(self.fold_orders)}
 
     @classmethod
-    def from_dict(cls, data) -> HardwareDesign:
+    def from_dict(cls, data, template: str = "systolic") -> HardwareDesign:
         checks.known_keys("HardwareDesign", data, ("accelerator", "fold_orders"))
-        return cls(Accelerator.from_dict(data["accelerator"]), dict(data["fold_orders"]))
+        architecture = get_template(template).architecture.from_dict(data["accelerator"])
+        return cls(architecture, dict(data["fold_orders"]))
 
 
-@dataclasses.dataclass(frozen=True)
+def _template_name(architecture: object) -> str:
+    from sim.registry import template_of  # noqa: PLC0415  (sim is imported lazily by design)
+
+    return template_of(architecture).name
+
+
 class HardwareSpace:
-    """Choices per accelerator knob (each a non-empty tuple) and the fixed word width and clock.
+    """Choices per knob of a template's schema (each a non-empty tuple), and its fixed fields.
 
-    Numeric choices are kept sorted ascending; every combination is a valid :class:`sim.Accelerator`.
+    ``HardwareSpace(template="systolic", rows=(8, 16), ...)``: fields not given take the schema's
+    defaults. Knob choices and fixed values read as attributes (``space.rows``,
+    ``space.word_bits``). Numeric choices are kept sorted ascending; every combination is a valid
+    architecture. Immutable and hashable.
     """
 
-    rows: tuple[int, ...] = (8, 16, 32, 64)
-    cols: tuple[int, ...] = (8, 16, 32, 64)
-    dataflow: tuple[str, ...] = DATAFLOWS
-    ifmap_sram_kb: tuple[float, ...] = (16, 32, 64, 128)
-    filter_sram_kb: tuple[float, ...] = (16, 32, 64, 128)
-    ofmap_sram_kb: tuple[float, ...] = (16, 32, 64, 128)
-    dram_bandwidth: tuple[float, ...] = (4.0, 8.0, 16.0, 32.0)
-    fold_order: tuple[str, ...] = FOLD_ORDERS
-    word_bits: int = 16
-    clock_mhz: float = 500.0
+    def __init__(self, template: str = "systolic", *, owner: str = "HardwareSpace", **values):
+        cost_template = get_template(template)
+        schema = cost_template.schema
+        checks.known_keys(owner, values, schema.fields)
+        data = {**schema.defaults, **values}
+        for name in (*schema.knobs, schema.mapping):
+            choices = data[name]
+            if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or not choices:
+                raise ValueError(f"{owner}.{name} must be a non-empty tuple of choices, "
+                                 f"got {choices!r}")
+            if len(set(choices)) != len(choices):
+                raise ValueError(f"{owner}.{name} has repeated choices: {choices!r}")
+            for value in choices:
+                if name in schema.allowed:
+                    checks.one_of(owner, name, value, schema.allowed[name])
+            data[name] = tuple(choices) if name in schema.categorical else tuple(sorted(choices))
+        object.__setattr__(self, "_template", cost_template)
+        object.__setattr__(self, "_values", data)
+        architecture = cost_template.architecture.__name__
+        try:                                 # the fixed fields are valid ...
+            base = self.base_accelerator()
+            for knob in schema.knobs:        # ... and so is every choice of every knob
+                for value in data[knob]:
+                    dataclasses.replace(base, **{knob: value})
+        except ValueError as error:          # name the field as the space's
+            raise ValueError(str(error).replace(f"{architecture}.", f"{owner}.", 1)) from None
 
-    def __post_init__(self):
-        owner = "HardwareSpace"
-        for knob in (*KNOBS, FOLD_ORDER):
-            values = getattr(self, knob)
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise ValueError(f"{owner}.{knob} must be a non-empty tuple of choices, got {values!r}")
-            if len(set(values)) != len(values):
-                raise ValueError(f"{owner}.{knob} has repeated choices: {values!r}")
-            if knob == "dataflow":
-                for value in values:
-                    checks.one_of(owner, "dataflow", value, DATAFLOWS)
-            elif knob == FOLD_ORDER:
-                for value in values:
-                    checks.one_of(owner, FOLD_ORDER, value, FOLD_ORDERS)
-            else:
-                values = tuple(sorted(values))
-            object.__setattr__(self, knob, tuple(values))
-        checks.positive_int(owner, "word_bits", self.word_bits)
-        checks.positive_number(owner, "clock_mhz", self.clock_mhz)
-        for knob in KNOBS:  # every value must make a valid accelerator (sizes > 0, rows int, ...)
-            for value in getattr(self, knob):
-                dataclasses.replace(self.base_accelerator(), **{knob: value})
+    # -- the schema --------------------------------------------------------------------------------
+    @property
+    def template(self) -> CostTemplate:
+        return self._template
 
+    @property
+    def knobs(self) -> tuple[str, ...]:
+        """The architecture knobs, in logit order."""
+        return self._template.schema.knobs
+
+    @property
+    def mapping_knob(self) -> str:
+        """The name of the per-slot mapping choice (its logits' key)."""
+        return self._template.schema.mapping
+
+    @property
+    def mapping_choices(self) -> tuple:
+        return self._values[self.mapping_knob]
+
+    def __getattr__(self, name: str):
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"HardwareSpace has no field {name!r}; fields: {sorted(values)}")
+
+    def __setattr__(self, name, value):
+        raise dataclasses.FrozenInstanceError(f"HardwareSpace is immutable (set {name!r})")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, HardwareSpace) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+    def __repr__(self) -> str:
+        return f"HardwareSpace({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+
+    # -- construction and serialization -------------------------------------------------------------
     @classmethod
     def from_config(cls, config: MappingType[str, object]) -> HardwareSpace:
-        """From a config dict (e.g. ``config.hardware`` of a search config) with these field names."""
-        fields = tuple(f.name for f in dataclasses.fields(cls))
+        """From a config dict (``config.hardware`` of a search config): ``template`` and fields."""
         data = dict(config)
-        checks.known_keys("hardware", data, fields)
-        return cls(**{key: tuple(value) if isinstance(value, (list, tuple)) else value
-                      for key, value in data.items()})
+        template = data.pop("template", "systolic")
+        checks.one_of("config.hardware", "template", template, TEMPLATE_NAMES)
+        return cls(template, owner="config.hardware", **{key: tuple(value) if isinstance(value, (list, tuple)) else value
+                                for key, value in data.items()})
 
     def to_dict(self) -> dict:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return {"template": self._template.name,
+                **{name: (list(v) if isinstance(v := self._values[name], tuple) else v)
+                   for name in self._template.schema.fields}}
 
-    def base_accelerator(self) -> Accelerator:
+    # -- accelerators --------------------------------------------------------------------------------
+    def base_accelerator(self):
         """The accelerator with the first choice of every knob."""
-        return Accelerator(**{knob: getattr(self, knob)[0] for knob in KNOBS},
-                           word_bits=self.word_bits, clock_mhz=self.clock_mhz)
+        return self.accelerator(dict.fromkeys(self.knobs, 0))
 
     def choices(self) -> tuple[tuple[str, tuple], ...]:
-        """``(knob, choices)`` for the accelerator knobs, in :data:`KNOBS` order."""
-        return tuple((knob, getattr(self, knob)) for knob in KNOBS)
+        """``(knob, choices)`` for the architecture knobs, in :attr:`knobs` order."""
+        return tuple((knob, self._values[knob]) for knob in self.knobs)
 
     @property
     def num_accelerators(self) -> int:
-        return math.prod(len(getattr(self, knob)) for knob in KNOBS)
+        return math.prod(len(self._values[knob]) for knob in self.knobs)
 
+    def accelerator(self, indices: MappingType[str, int]):
+        """The accelerator with choice ``indices[knob]`` of every knob."""
+        checks.known_keys("accelerator indices", indices, self.knobs)
+        values = {}
+        for knob in self.knobs:
+            choices = self._values[knob]
+            index = int(indices[knob])
+            if not 0 <= index < len(choices):
+                raise ValueError(f"index of {knob} must be in [0, {len(choices)}), got {index}")
+            values[knob] = choices[index]
+        fixed = {name: self._values[name] for name in self._template.schema.fixed}
+        return self._template.architecture(**values, **fixed)
+
+    def indices(self, accelerator) -> dict[str, int]:
+        """The choice index of every knob of ``accelerator``; a ValueError if it is not in the space."""
+        result = {}
+        for knob in self.knobs:
+            value, choices = getattr(accelerator, knob), self._values[knob]
+            if value not in choices:
+                raise ValueError(f"accelerator.{knob}={value!r} is not a choice of the hardware "
+                                 f"space; allowed: {list(choices)}")
+            result[knob] = choices.index(value)
+        for name in self._template.schema.fixed:
+            if getattr(accelerator, name) != self._values[name]:
+                raise ValueError(f"accelerator.{name}={getattr(accelerator, name)!r} differs from "
+                                 f"the space's {name}={self._values[name]!r}")
+        return result
+
+    def accelerators(self) -> Iterator:
+        """Every accelerator of the space (:attr:`num_accelerators` of them), knobs in order."""
+        for combo in itertools.product(*(range(len(self._values[k])) for k in self.knobs)):
+            yield self.accelerator(dict(zip(self.knobs, combo)))
+
+    # -- logits --------------------------------------------------------------------------------------
     def init_logits(self, table) -> dict[str, np.ndarray]:
-        """Zero (uniform) logits for every knob, and for the fold order of every slot of ``table``."""
-        logits = {knob: np.zeros(len(getattr(self, knob)), np.float32) for knob in KNOBS}
-        logits[FOLD_ORDER] = np.zeros((len(mapping_slots(table)), len(self.fold_order)), np.float32)
+        """Zero (uniform) logits for every knob, and for the mapping of every slot of ``table``."""
+        logits = {knob: np.zeros(len(self._values[knob]), np.float32) for knob in self.knobs}
+        logits[self.mapping_knob] = np.zeros((len(table.mapping_slots), len(self.mapping_choices)),
+                                             np.float32)
         return logits
 
     def check_logits(self, logits, table) -> None:
@@ -161,59 +219,27 @@ class HardwareSpace:
                 raise ValueError(f"hw_logits[{key!r}] must have shape {shape}, "
                                  f"got {np.shape(logits[key])}")
 
-    def accelerator(self, indices: MappingType[str, int]) -> Accelerator:
-        """The accelerator with choice ``indices[knob]`` of every knob."""
-        checks.known_keys("accelerator indices", indices, KNOBS)
-        values = {}
-        for knob in KNOBS:
-            choices = getattr(self, knob)
-            index = int(indices[knob])
-            if not 0 <= index < len(choices):
-                raise ValueError(f"index of {knob} must be in [0, {len(choices)}), got {index}")
-            values[knob] = choices[index]
-        return Accelerator(**values, word_bits=self.word_bits, clock_mhz=self.clock_mhz)
-
-    def indices(self, accelerator: Accelerator) -> dict[str, int]:
-        """The choice index of every knob of ``accelerator``; a ValueError if it is not in the space."""
-        result = {}
-        for knob in KNOBS:
-            value, choices = getattr(accelerator, knob), getattr(self, knob)
-            if value not in choices:
-                raise ValueError(f"accelerator.{knob}={value!r} is not a choice of the hardware "
-                                 f"space; allowed: {list(choices)}")
-            result[knob] = choices.index(value)
-        if (accelerator.word_bits, accelerator.clock_mhz) != (self.word_bits, self.clock_mhz):
-            raise ValueError(f"accelerator word_bits/clock_mhz ({accelerator.word_bits}, "
-                             f"{accelerator.clock_mhz}) differ from the space's "
-                             f"({self.word_bits}, {self.clock_mhz})")
-        return result
-
-    def accelerators(self) -> Iterator[Accelerator]:
-        """Every accelerator of the space (:attr:`num_accelerators` of them), knobs in KNOBS order."""
-        for combo in itertools.product(*(range(len(getattr(self, knob))) for knob in KNOBS)):
-            yield self.accelerator(dict(zip(KNOBS, combo)))
-
     def discretize(self, logits, table) -> HardwareDesign:
-        """The most probable accelerator and fold orders (argmax of every knob's logits)."""
+        """The most probable accelerator and mappings (argmax of every knob's logits)."""
         self.check_logits(logits, table)
-        accelerator = self.accelerator({knob: int(np.argmax(logits[knob])) for knob in KNOBS})
-        orders = np.argmax(np.asarray(logits[FOLD_ORDER]), axis=-1)
-        fold_orders = {slot: self.fold_order[int(k)]
-                       for slot, k in zip(mapping_slots(table), orders)}
-        return HardwareDesign(accelerator, fold_orders)
+        accelerator = self.accelerator({knob: int(np.argmax(logits[knob])) for knob in self.knobs})
+        orders = np.argmax(np.asarray(logits[self.mapping_knob]), axis=-1)
+        mappings = {slot: self.mapping_choices[int(k)]
+                    for slot, k in zip(table.mapping_slots, orders)}
+        return HardwareDesign(accelerator, mappings)
 
     def one_hot_logits(self, design: HardwareDesign, table, scale: float = 1e3) -> dict[str, np.ndarray]:
         """Logits that put (numerically) all mass on ``design``: for fixed-hardware searches."""
         indices = self.indices(design.accelerator)
-        logits = {knob: np.where(np.arange(len(getattr(self, knob))) == indices[knob], scale,
-                                 0.0).astype(np.float32) for knob in KNOBS}
-        slots = mapping_slots(table)
-        orders = np.zeros((len(slots), len(self.fold_order)), np.float32)
-        for row, slot in enumerate(slots):
-            order = design.fold_orders.get(slot, self.fold_order[0])
-            if order not in self.fold_order:
-                raise ValueError(f"fold order {order!r} of slot {slot!r} is not a choice; allowed: "
-                                 f"{list(self.fold_order)}")
-            orders[row, self.fold_order.index(order)] = scale
-        logits[FOLD_ORDER] = orders
+        logits = {knob: np.where(np.arange(len(self._values[knob])) == indices[knob], scale,
+                                 0.0).astype(np.float32) for knob in self.knobs}
+        choices = self.mapping_choices
+        rows = np.zeros((len(table.mapping_slots), len(choices)), np.float32)
+        for row, slot in enumerate(table.mapping_slots):
+            choice = design.fold_orders.get(slot, choices[0])
+            if choice not in choices:
+                raise ValueError(f"{self.mapping_knob} {choice!r} of slot {slot!r} is not a choice; "
+                                 f"allowed: {list(choices)}")
+            rows[row, choices.index(choice)] = scale
+        logits[self.mapping_knob] = rows
         return logits

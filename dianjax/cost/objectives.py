@@ -26,6 +26,8 @@ import jax
 
 OBJECTIVE_METRICS = {"latency": "latency_s", "energy": "energy_pj", "edp": "edp", "edap": "edap",
                      "area": "area_mm2"}
+"""Objective name -> the metric field it reads: the one list of objective names."""
+OBJECTIVES = tuple(OBJECTIVE_METRICS)
 
 
 class Metrics(NamedTuple):

@@ -51,15 +51,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax.cost.systolic import (AcceleratorArrays, LayerArrays, accelerator_arrays, buffer_words,
-                                evaluate, layer_arrays)
-from dianjax.cost.hardware_space import FOLD_ORDER, KNOBS, HardwareSpace, mapping_slots, slot_of
+from dianjax.cost.hardware_space import HardwareSpace
 from dianjax.cost.objectives import Metrics, objective as normalized_objective, objective_weights
 from dianjax.nas.search_space import LayerTable
 from sim import checks
-from sim.systolic.architecture import DATAFLOWS
-from sim.systolic.energy import EnergyTable
-from sim.systolic.mapping import FOLD_ORDERS
+from sim.energy import EnergyTable
 
 _ENUMERATION_BATCH = 256   # accelerators per vectorized chunk of an exhaustive enumeration
 
@@ -75,71 +71,18 @@ class RelaxedCost(NamedTuple):
     objective: jax.Array
 
 
-class KnobTables(NamedTuple):
-    """Per-knob choice values as the fields of AcceleratorArrays (each indexed by its knob's choice)."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    dataflow: np.ndarray
-    ifmap_buffer_words: np.ndarray
-    filter_buffer_words: np.ndarray
-    ofmap_buffer_words: np.ndarray
-    ifmap_sram_kb: np.ndarray
-    filter_sram_kb: np.ndarray
-    ofmap_sram_kb: np.ndarray
-    dram_bandwidth: np.ndarray
-    word_bits: int
-    clock_mhz: float
-
-
-# The knob whose choice sets each AcceleratorArrays field.
-_FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
-               "ifmap_buffer_words": "ifmap_sram_kb", "filter_buffer_words": "filter_sram_kb",
-               "ofmap_buffer_words": "ofmap_sram_kb", "ifmap_sram_kb": "ifmap_sram_kb",
-               "filter_sram_kb": "filter_sram_kb", "ofmap_sram_kb": "ofmap_sram_kb",
-               "dram_bandwidth": "dram_bandwidth"}
-
-
-def knob_tables(space: HardwareSpace) -> KnobTables:
-    """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words)."""
-    base = space.base_accelerator()
-    for knob, choices in space.choices():   # ValueError for a value the cost model cannot hold
-        for value in choices:
-            accelerator_arrays(dataclasses.replace(base, **{knob: value}))
-    bits = space.word_bits
-    sram = {f"{op}_buffer_words": buffer_words(getattr(space, f"{op}_sram_kb"), bits,
-                                               f"{op}_buffer_words")
-            for op in ("ifmap", "filter", "ofmap")}
-    return KnobTables(
-        rows=np.asarray(space.rows, np.int32), cols=np.asarray(space.cols, np.int32),
-        dataflow=np.asarray([DATAFLOWS.index(d) for d in space.dataflow], np.int32), **sram,
-        ifmap_sram_kb=np.asarray(space.ifmap_sram_kb, np.float64),
-        filter_sram_kb=np.asarray(space.filter_sram_kb, np.float64),
-        ofmap_sram_kb=np.asarray(space.ofmap_sram_kb, np.float64),
-        dram_bandwidth=np.asarray(space.dram_bandwidth, np.float64),
-        word_bits=bits, clock_mhz=float(space.clock_mhz))
-
-
-def gather_accelerators(tables: KnobTables, indices, xp=jnp) -> AcceleratorArrays:
-    """AcceleratorArrays of the accelerators with choice ``indices[..., i]`` of knob ``KNOBS[i]``."""
-    fields = {field: xp.take(xp.asarray(getattr(tables, field)),
-                             indices[..., KNOBS.index(knob)], axis=0)
-              for field, knob in _FIELD_KNOB.items()}
-    shape = indices.shape[:-1]
-    return AcceleratorArrays(**fields, word_bits=xp.full(shape, tables.word_bits),
-                             clock_mhz=xp.full(shape, tables.clock_mhz))
-
-
 def space_indices(space: HardwareSpace) -> np.ndarray:
-    """int32[num_accelerators, len(KNOBS)]: choice indices of every accelerator, in
+    """int32[num_accelerators, len(space.knobs)]: choice indices of every accelerator, in
     :meth:`HardwareSpace.accelerators` order."""
-    sizes = [len(getattr(space, knob)) for knob in KNOBS]
-    return np.indices(sizes, dtype=np.int32).reshape(len(KNOBS), -1).T
+    sizes = [len(getattr(space, knob)) for knob in space.knobs]
+    return np.indices(sizes, dtype=np.int32).reshape(len(space.knobs), -1).T
 
 
-def space_accelerators(space: HardwareSpace) -> AcceleratorArrays:
-    """Every accelerator of ``space`` stacked along a leading axis (numpy), for ``jax.vmap``."""
-    return gather_accelerators(knob_tables(space), space_indices(space), xp=np)
+def space_accelerators(space: HardwareSpace):
+    """Every accelerator of ``space`` as its template's arrays, stacked along a leading axis
+    (numpy), for ``jax.vmap``."""
+    template = space.template
+    return template.gather(template.knob_tables(space), space_indices(space), np)
 
 
 def uniform_op_probs(table: LayerTable) -> np.ndarray:
@@ -157,8 +100,8 @@ class RelaxedCostModel:
       convs: every conv the supernet can execute: the fixed layers, then every (layer, op) conv.
       conv_cell: int32[#searchable convs]: ``l * K + k`` of each searchable conv.
       slot_matrix: float32[#convs, #slots]: one-hot of each conv's mapping slot.
-      tables: the knob choices (:func:`knob_tables`).
-      fold_orders: int32[U]: the :data:`sim.FOLD_ORDERS` index of each fold-order choice.
+      tables: the knob choices (the template's ``knob_tables``).
+      fold_orders: int32[U]: the template's code (``mapping_index``) of each mapping choice.
       row_knob: int32[R]: the knob of each accelerator evaluated per sample (LEG rows).
       row_value: int32[R]: its choice index.
     """
@@ -166,10 +109,10 @@ class RelaxedCostModel:
     table: LayerTable
     space: HardwareSpace
     energy_table: EnergyTable | None
-    convs: LayerArrays
+    convs: object
     conv_cell: np.ndarray
     slot_matrix: np.ndarray
-    tables: KnobTables
+    tables: object
     fold_orders: np.ndarray
     row_knob: np.ndarray
     row_value: np.ndarray
@@ -196,7 +139,7 @@ class RelaxedCostModel:
         fixed = jnp.ones(len(self.table.fixed), op_probs.dtype)
         return jnp.concatenate([fixed, jnp.reshape(op_probs, -1)[self.conv_cell]])
 
-    def accelerator_metrics(self, weights, fold_probs, accelerator: AcceleratorArrays) -> Metrics:
+    def accelerator_metrics(self, weights, fold_probs, accelerator) -> Metrics:
         """Metrics of one accelerator, exact over ops (``weights``) and fold orders (``fold_probs``).
 
         Args:
@@ -205,7 +148,7 @@ class RelaxedCostModel:
           accelerator: one accelerator (scalars).
         """
         def per_order(order):
-            return evaluate(self.convs, accelerator, order, self.energy_table)
+            return self.space.template.evaluate(self.convs, accelerator, order, self.energy_table)
 
         report = jax.vmap(per_order)(jnp.asarray(self.fold_orders))           # [U, #convs]
         slot_latency = (report.latency_s * weights) @ self.slot_matrix         # [U, #slots]
@@ -221,8 +164,10 @@ class RelaxedCostModel:
                        edap=edp * area)
 
     def _probabilities(self, hw_logits, temperature):
-        knob_probs = [jax.nn.softmax(jnp.asarray(hw_logits[k]) / temperature) for k in KNOBS]
-        fold_probs = jax.nn.softmax(jnp.asarray(hw_logits[FOLD_ORDER]) / temperature, axis=-1)
+        knob_probs = [jax.nn.softmax(jnp.asarray(hw_logits[k]) / temperature)
+                      for k in self.space.knobs]
+        fold_probs = jax.nn.softmax(jnp.asarray(hw_logits[self.space.mapping_knob]) / temperature,
+                                    axis=-1)
         return knob_probs, fold_probs
 
     def check_objective(self, objective, reference) -> None:
@@ -259,18 +204,19 @@ class RelaxedCostModel:
         self.check_objective(objective, reference)
         weights = self.conv_weights(op_probs)
         knob_probs, fold_probs = self._probabilities(hw_logits, temperature)
-        row_logits = jnp.concatenate([jnp.asarray(hw_logits[k]) for k in KNOBS]) / temperature
+        knobs = self.space.knobs
+        row_logits = jnp.concatenate([jnp.asarray(hw_logits[k]) for k in knobs]) / temperature
         row_probs = jnp.concatenate(knob_probs)                                # [R]
-        knob_of_row = jax.nn.one_hot(self.row_knob, len(KNOBS), dtype=row_probs.dtype)
-        starts = np.cumsum([0] + [len(getattr(self.space, k)) for k in KNOBS])
+        knob_of_row = jax.nn.one_hot(self.row_knob, len(knobs), dtype=row_probs.dtype)
+        starts = np.cumsum([0] + [len(getattr(self.space, k)) for k in knobs])
 
         def one_sample(sample_key) -> Metrics:
             # Gumbel-max: one draw per choice, the argmax within each knob's choices.
             scores = row_logits + jax.random.gumbel(sample_key, row_logits.shape, row_logits.dtype)
             sample = jnp.stack([jnp.argmax(scores[a:b]) for a, b in zip(starts[:-1], starts[1:])])
-            indices = jnp.where(jnp.arange(len(KNOBS)) == self.row_knob[:, None],
+            indices = jnp.where(jnp.arange(len(knobs)) == self.row_knob[:, None],
                                 self.row_value[:, None], sample[None, :])      # [R, knobs]
-            accelerators = gather_accelerators(self.tables, indices)
+            accelerators = self.space.template.gather(self.tables, indices, jnp)
             values = jax.vmap(lambda acc: self.accelerator_metrics(weights, fold_probs, acc))(
                 accelerators)
             return Metrics(*(_local_expectation(v, row_probs, knob_of_row) for v in values))
@@ -293,7 +239,7 @@ class RelaxedCostModel:
         probability = 1.0
         for i, probs in enumerate(knob_probs):
             probability = probability * probs[indices[:, i]]
-        accelerators = gather_accelerators(self.tables, indices, xp=np)
+        accelerators = self.space.template.gather(self.tables, indices, np)
         values = jax.lax.map(lambda acc: self.accelerator_metrics(weights, fold_probs, acc),
                              accelerators, batch_size=_ENUMERATION_BATCH)
         metrics = Metrics(*(jnp.sum(probability * v) for v in values))
@@ -325,7 +271,7 @@ def prepare(table: LayerTable, space: HardwareSpace,
     if energy_table is not None and not isinstance(energy_table, EnergyTable):
         raise ValueError(f"energy_table must be a sim.EnergyTable or None, "
                          f"got {type(energy_table).__name__}")
-    slots = {slot: index for index, slot in enumerate(mapping_slots(table))}
+    slots = {slot: index for index, slot in enumerate(table.mapping_slots)}
     num_ops = len(table.op_names)
     layers, cells = list(table.fixed), []
     for index, row in enumerate(table.choices):
@@ -333,15 +279,17 @@ def prepare(table: LayerTable, space: HardwareSpace,
             layers.extend(op_convs)
             cells.extend([index * num_ops + k] * len(op_convs))
     slot_matrix = np.zeros((len(layers), len(slots)), np.float32)
-    slot_matrix[np.arange(len(layers)), [slots[slot_of(layer.name)] for layer in layers]] = 1.0
+    slot_matrix[np.arange(len(layers)), [slots[table.slot_of(layer.name)] for layer in layers]] = 1.0
     row_knob = np.concatenate([np.full(len(getattr(space, k)), i, np.int32)
-                               for i, k in enumerate(KNOBS)])
-    row_value = np.concatenate([np.arange(len(getattr(space, k)), dtype=np.int32) for k in KNOBS])
+                               for i, k in enumerate(space.knobs)])
+    row_value = np.concatenate([np.arange(len(getattr(space, k)), dtype=np.int32)
+                                for k in space.knobs])
+    template = space.template
     return RelaxedCostModel(
-        table=table, space=space, energy_table=energy_table, convs=layer_arrays(layers),
+        table=table, space=space, energy_table=energy_table, convs=template.layer_arrays(layers),
         conv_cell=np.asarray(cells, np.int32), slot_matrix=slot_matrix,
-        tables=knob_tables(space),
-        fold_orders=np.asarray([FOLD_ORDERS.index(o) for o in space.fold_order], np.int32),
+        tables=template.knob_tables(space),
+        fold_orders=np.asarray([template.mapping_index(o) for o in space.mapping_choices], np.int32),
         row_knob=row_knob, row_value=row_value)
 
 

@@ -14,7 +14,7 @@ The dataflow is an index into :data:`sim.DATAFLOWS` and the fold order an index 
 :data:`sim.FOLD_ORDERS`, so that one compiled function serves every accelerator of a design space.
 
 Units: cycles, words (SRAM and DRAM accesses), pJ, seconds, mm^2, KiB (SRAM sizes), words per cycle
-(``dram_bandwidth``).
+(``dram_bandwidth_words_per_cycle``).
 
 Numerics. Small integers (GEMM sizes, folds per dimension, cycles per fold, buffer words) are int32
 (:func:`layer_arrays` and :func:`accelerator_arrays` reject values that would overflow); products
@@ -36,29 +36,30 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingType, Sequence
 from typing import NamedTuple
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax.cost.hardware_space import HardwareDesign
+from dianjax.cost.template import CostTemplate, KnobSchema
 from sim.systolic.architecture import DATAFLOWS, Accelerator
-from sim.systolic.energy import EnergyTable
-from sim.systolic.mapping import FOLD_ORDERS
+from sim.energy import EnergyTable
+from sim.systolic.energy import area_mm2, layer_energy
+from sim.systolic.mapping import FOLD_ORDERS, Mapping
+from sim.systolic.memory import OPERAND_INDEX
 from sim.workload import Layer, Network
 
 _DEFAULT_TABLE = EnergyTable()
 _MAX_LAYER_WORDS = 2 ** 30     # GEMM sizes and footprints stay below this (int32 with headroom)
 _MAX_ARRAY_SIDE = 2 ** 16      # rows and cols (so that cycles per fold fit in int32)
-_UM2_PER_MM2 = 1e6
 
 # Which fold loop indexes each operand (ifmap, filter, ofmap), per dataflow in DATAFLOWS order
 # (sim.systolic.memory.OPERAND_INDEX): 0 = row fold, 1 = column fold, 2 = both.
 _ROW, _COL, _BOTH = 0, 1, 2
 _INDEX_CODES = {"row": _ROW, "col": _COL, "both": _BOTH}
-_OPERAND_INDEX = {"os": ("row", "col", "both"), "ws": ("row", "both", "col"),
-                  "is": ("both", "row", "col")}
-_OPERAND_INDEX_TABLE = np.array([[_INDEX_CODES[i] for i in _OPERAND_INDEX[d]] for d in DATAFLOWS],
+_OPERAND_INDEX_TABLE = np.array([[_INDEX_CODES[i] for i in OPERAND_INDEX[d]] for d in DATAFLOWS],
                                 np.int32)
 _WS, _OS, _IS = (DATAFLOWS.index(d) for d in ("ws", "os", "is"))
 _ROW_OUTER = FOLD_ORDERS.index("row_outer")
@@ -84,7 +85,7 @@ class AcceleratorArrays(NamedTuple):
     """One accelerator as arrays (scalars; stack them for a leading batch axis).
 
     ``dataflow`` indexes :data:`sim.DATAFLOWS`; ``*_buffer_words`` is one double-buffer half of an
-    operand's SRAM in words (:func:`sim.systolic.memory.buffer_words`); ``dram_bandwidth`` in words per
+    operand's SRAM in words (:func:`sim.systolic.memory.buffer_words`); ``dram_bandwidth_words_per_cycle`` in words per
     cycle (``inf``: no stalls).
     """
 
@@ -97,7 +98,7 @@ class AcceleratorArrays(NamedTuple):
     ifmap_sram_kb: np.ndarray
     filter_sram_kb: np.ndarray
     ofmap_sram_kb: np.ndarray
-    dram_bandwidth: np.ndarray
+    dram_bandwidth_words_per_cycle: np.ndarray
     word_bits: np.ndarray
     clock_mhz: np.ndarray
 
@@ -172,7 +173,7 @@ def buffer_words(sram_kb, word_bits, field: str = "buffer_words") -> np.ndarray:
 
 
 def _accelerator_fields(rows, cols, dataflow_index, ifmap_sram_kb, filter_sram_kb, ofmap_sram_kb,
-                        dram_bandwidth, word_bits, clock_mhz) -> AcceleratorArrays:
+                        dram_bandwidth_words_per_cycle, word_bits, clock_mhz) -> AcceleratorArrays:
     """AcceleratorArrays from equally-shaped numpy values (buffer words as sim computes them)."""
     owner = "AcceleratorArrays"
     buffers = {f"{operand}_buffer_words": buffer_words(kb, word_bits, f"{operand}_buffer_words")
@@ -186,7 +187,7 @@ def _accelerator_fields(rows, cols, dataflow_index, ifmap_sram_kb, filter_sram_k
         ifmap_sram_kb=np.asarray(ifmap_sram_kb, np.float64),
         filter_sram_kb=np.asarray(filter_sram_kb, np.float64),
         ofmap_sram_kb=np.asarray(ofmap_sram_kb, np.float64),
-        dram_bandwidth=np.asarray(dram_bandwidth, np.float64),
+        dram_bandwidth_words_per_cycle=np.asarray(dram_bandwidth_words_per_cycle, np.float64),
         word_bits=_int32(owner, "word_bits", word_bits, 2 ** 16),
         clock_mhz=np.asarray(clock_mhz, np.float64))
 
@@ -197,7 +198,7 @@ def accelerator_arrays(accelerator: Accelerator) -> AcceleratorArrays:
         raise ValueError(f"accelerator must be a sim.Accelerator, got {type(accelerator).__name__}")
     a = accelerator
     return _accelerator_fields(a.rows, a.cols, DATAFLOWS.index(a.dataflow), a.ifmap_sram_kb,
-                               a.filter_sram_kb, a.ofmap_sram_kb, a.dram_bandwidth, a.word_bits,
+                               a.filter_sram_kb, a.ofmap_sram_kb, a.dram_bandwidth_words_per_cycle, a.word_bits,
                                a.clock_mhz)
 
 
@@ -241,24 +242,6 @@ def _check_arrays(layers: LayerArrays, accelerator: AcceleratorArrays, fold_orde
         chex.assert_type(fold_order, int)
         if np.ndim(fold_order):
             chex.assert_equal_shape([fold_order, layers.groups])
-
-
-def _energy_constants(table: EnergyTable, word_bits, dtype):
-    """Per-action energies (pJ) and the PE area (mm^2) at ``word_bits``, as sim.systolic.energy computes them."""
-    bits = word_bits.astype(dtype)
-    width = bits / table.reference_bits
-    mac = table.mult_energy_pj * width ** 2 + table.add_energy_pj * width
-    register = table.register_access_energy_pj * bits / table.reference_bits
-    dram = table.dram_energy_pj_per_64bit * bits / 64
-    pe_um2 = (table.mult_area_um2 * width ** 2 + table.add_area_um2 * width
-              + (table.pe_register_words * bits) * table.register_area_um2_per_bit)
-    return mac, register, dram, pe_um2 / _UM2_PER_MM2
-
-
-def _sram_energy_pj(table: EnergyTable, sram_kb, bits):
-    """One word in a bank of half the SRAM (sim.EnergyTable.sram_energy_pj(kb / 2, bits))."""
-    per_64bit = table.sram_energy_pj_per_64bit_at_1kb * (sram_kb / 2) ** table.sram_energy_size_exponent
-    return per_64bit * bits / 64
 
 
 def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=None,
@@ -333,7 +316,7 @@ def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=Non
     ofmap_dram_writes = groups * (passes[2] * ofmap_fp)
 
     # Stalls: the float64 operations of sim.systolic.memory.stall_cycles, in its order.
-    bandwidth = jnp.asarray(acc.dram_bandwidth, dtype)
+    bandwidth = jnp.asarray(acc.dram_bandwidth_words_per_cycle, dtype)
     words = passes[0] * ifmap_fp + passes[1] * filter_fp + (passes[2] - 1) * ofmap_fp \
         + passes[2] * ofmap_fp
     capacity = folds * f(per_fold) * bandwidth
@@ -344,30 +327,25 @@ def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=Non
     total = compute + stalls
     macs = groups * f(ints.pixels) * f(ints.window) * f(ints.filters)
 
-    # 4. energy and area (sim.systolic.energy).
-    mac_e, register_e, dram_e, pe_mm2 = _energy_constants(table, jnp.asarray(acc.word_bits, itype),
-                                                          dtype)
+    # 4. energy and area: sim.systolic.energy's own formulas, on arrays.
     bits = f(jnp.asarray(acc.word_bits, itype))
-    sram_kb = [jnp.asarray(x, dtype) for x in (acc.ifmap_sram_kb, acc.filter_sram_kb,
-                                               acc.ofmap_sram_kb)]
+    sram_kb = tuple(jnp.asarray(x, dtype) for x in (acc.ifmap_sram_kb, acc.filter_sram_kb,
+                                                    acc.ofmap_sram_kb))
     accesses = (groups * ifmap_sram + ifmap_dram, groups * filter_sram + filter_dram,
                 groups * ofmap_sram + ofmap_dram_reads + ofmap_dram_writes)
-    sram_pj = [count * _sram_energy_pj(table, kb, bits) for count, kb in zip(accesses, sram_kb)]
-    mac_pj = macs * mac_e
-    register_pj = macs * table.register_accesses_per_mac * register_e
-    dram_pj = (ifmap_dram + filter_dram + ofmap_dram_reads + ofmap_dram_writes) * dram_e
-    energy = mac_pj + register_pj + (sram_pj[0] + sram_pj[1] + sram_pj[2]) + dram_pj
+    dram_words = ifmap_dram + filter_dram + ofmap_dram_reads + ofmap_dram_writes
+    energy = layer_energy(macs, accesses, dram_words, bits, sram_kb, table)
     pes = f(rows * cols)
-    area = pes * pe_mm2 + (sram_kb[0] + sram_kb[1] + sram_kb[2]) * table.sram_area_mm2_per_kb
+    area = area_mm2(pes, bits, sram_kb, table)
     return CostReport(
         compute_cycles=compute, stall_cycles=stalls, total_cycles=total, macs=macs,
         folds=groups * folds, utilization=macs / (pes * total),
         ifmap_sram_reads=groups * ifmap_sram, filter_sram_reads=groups * filter_sram,
         ofmap_sram_writes=groups * ofmap_sram, ifmap_dram_reads=ifmap_dram,
         filter_dram_reads=filter_dram, ofmap_dram_reads=ofmap_dram_reads,
-        ofmap_dram_writes=ofmap_dram_writes, mac_pj=mac_pj, register_pj=register_pj,
-        ifmap_sram_pj=sram_pj[0], filter_sram_pj=sram_pj[1], ofmap_sram_pj=sram_pj[2],
-        dram_pj=dram_pj, energy_pj=energy,
+        ofmap_dram_writes=ofmap_dram_writes, mac_pj=energy.mac_pj, register_pj=energy.register_pj,
+        ifmap_sram_pj=energy.ifmap_sram_pj, filter_sram_pj=energy.filter_sram_pj,
+        ofmap_sram_pj=energy.ofmap_sram_pj, dram_pj=energy.dram_pj, energy_pj=energy.total_pj,
         latency_s=total / (jnp.asarray(acc.clock_mhz, dtype) * 1e6), area_mm2=area)
 
 
@@ -394,24 +372,81 @@ def network_cost(report: CostReport) -> dict[str, jax.Array]:
     return totals
 
 
-_evaluate_jit = jax.jit(evaluate, static_argnames="energy_table")
+# -- the template: knob schema and per-knob choice tables ------------------------------------------
+
+KNOBS = ("rows", "cols", "dataflow", "ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb",
+         "dram_bandwidth_words_per_cycle")
+SCHEMA = KnobSchema(
+    knobs=KNOBS, mapping="fold_order", fixed=("word_bits", "clock_mhz"),
+    defaults={"rows": (8, 16, 32, 64), "cols": (8, 16, 32, 64), "dataflow": DATAFLOWS,
+              "ifmap_sram_kb": (16, 32, 64, 128), "filter_sram_kb": (16, 32, 64, 128),
+              "ofmap_sram_kb": (16, 32, 64, 128),
+              "dram_bandwidth_words_per_cycle": (4.0, 8.0, 16.0, 32.0),
+              "fold_order": FOLD_ORDERS, "word_bits": 16, "clock_mhz": 500.0},
+    categorical=("dataflow", "fold_order"),
+    allowed={"dataflow": DATAFLOWS, "fold_order": FOLD_ORDERS})
+"""The systolic hardware space: seven knobs, one fold order per mapping slot, fixed word width and
+clock (the defaults are the 12,288-accelerator space of the quickstart)."""
 
 
-def design_cost(network: Network, design: HardwareDesign,
-                energy_table: EnergyTable | None = None) -> dict[str, float]:
-    """The cost model's totals (keys of :func:`network_cost`) for a discrete (network, design) pair.
+class KnobTables(NamedTuple):
+    """Per-knob choice values as the fields of AcceleratorArrays (each indexed by its knob's choice)."""
 
-    Args:
-      network: a derived network (:class:`sim.Network`).
-      design: a :class:`dianjax.cost.hardware_space.HardwareDesign` (accelerator and fold orders).
-      energy_table: ``None`` is sim's default table.
-    """
-    if not isinstance(network, Network):
-        raise ValueError(f"network must be a sim.Network, got {type(network).__name__}")
-    if not isinstance(design, HardwareDesign):
-        raise ValueError(f"design must be a dianjax.cost.hardware_space.HardwareDesign, "
-                         f"got {type(design).__name__}")
-    orders = fold_order_indices(network, design.mappings(network))
-    report = _evaluate_jit(layer_arrays(network), accelerator_arrays(design.accelerator), orders,
-                           energy_table=energy_table)
-    return {key: float(value) for key, value in network_cost(report).items()}
+    rows: np.ndarray
+    cols: np.ndarray
+    dataflow: np.ndarray
+    ifmap_buffer_words: np.ndarray
+    filter_buffer_words: np.ndarray
+    ofmap_buffer_words: np.ndarray
+    ifmap_sram_kb: np.ndarray
+    filter_sram_kb: np.ndarray
+    ofmap_sram_kb: np.ndarray
+    dram_bandwidth_words_per_cycle: np.ndarray
+    word_bits: int
+    clock_mhz: float
+
+
+# The knob whose choice sets each AcceleratorArrays field.
+_FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
+               "ifmap_buffer_words": "ifmap_sram_kb", "filter_buffer_words": "filter_sram_kb",
+               "ofmap_buffer_words": "ofmap_sram_kb", "ifmap_sram_kb": "ifmap_sram_kb",
+               "filter_sram_kb": "filter_sram_kb", "ofmap_sram_kb": "ofmap_sram_kb",
+               "dram_bandwidth_words_per_cycle": "dram_bandwidth_words_per_cycle"}
+
+
+def knob_tables(space) -> KnobTables:
+    """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words)."""
+    base = space.base_accelerator()
+    for knob, choices in space.choices():   # ValueError for a value the cost model cannot hold
+        for value in choices:
+            accelerator_arrays(dataclasses.replace(base, **{knob: value}))
+    bits = space.word_bits
+    sram = {f"{op}_buffer_words": buffer_words(getattr(space, f"{op}_sram_kb"), bits,
+                                               f"{op}_buffer_words")
+            for op in ("ifmap", "filter", "ofmap")}
+    return KnobTables(
+        rows=np.asarray(space.rows, np.int32), cols=np.asarray(space.cols, np.int32),
+        dataflow=np.asarray([DATAFLOWS.index(d) for d in space.dataflow], np.int32), **sram,
+        ifmap_sram_kb=np.asarray(space.ifmap_sram_kb, np.float64),
+        filter_sram_kb=np.asarray(space.filter_sram_kb, np.float64),
+        ofmap_sram_kb=np.asarray(space.ofmap_sram_kb, np.float64),
+        dram_bandwidth_words_per_cycle=np.asarray(space.dram_bandwidth_words_per_cycle, np.float64),
+        word_bits=bits, clock_mhz=float(space.clock_mhz))
+
+
+def gather_accelerators(tables: KnobTables, indices, xp=jnp) -> AcceleratorArrays:
+    """AcceleratorArrays of the accelerators with choice ``indices[..., i]`` of knob ``KNOBS[i]``."""
+    fields = {field: xp.take(xp.asarray(getattr(tables, field)),
+                             indices[..., KNOBS.index(knob)], axis=0)
+              for field, knob in _FIELD_KNOB.items()}
+    shape = indices.shape[:-1]
+    return AcceleratorArrays(**fields, word_bits=xp.full(shape, tables.word_bits),
+                             clock_mhz=xp.full(shape, tables.clock_mhz))
+
+
+TEMPLATE = CostTemplate(
+    name="systolic", schema=SCHEMA, architecture=Accelerator,
+    make_mapping=lambda fold_order: Mapping(fold_order=fold_order),
+    mapping_index=FOLD_ORDERS.index, layer_arrays=layer_arrays,
+    architecture_arrays=accelerator_arrays, knob_tables=knob_tables, gather=gather_accelerators,
+    evaluate=evaluate)

@@ -186,8 +186,12 @@ class SearchSpace:
 
 # -- the layer table: exact conv shapes of every (searchable layer, op) ----------------------------
 
-def op_layers(slot: LayerSlot, op_name: str, batch: int = 1) -> tuple[Layer, ...]:
-    """The conv layers that ``op_name`` executes at ``slot`` (empty for skip)."""
+BLOCK_POSITIONS = ("expand", "depthwise", "project")
+"""The convs of an MBConv block; a searchable layer has one mapping slot per position."""
+
+
+def op_layers(slot: LayerSlot, op_name: str, batch: int = 1) -> tuple[tuple[str, Layer], ...]:
+    """``(position, conv)`` of every conv that ``op_name`` executes at ``slot`` (empty for skip)."""
     spec = OP_SPECS[op_name]
     if spec.is_skip:
         return ()
@@ -196,11 +200,12 @@ def op_layers(slot: LayerSlot, op_name: str, batch: int = 1) -> tuple[Layer, ...
     size, out = slot.in_size, slot.out_size
     layers = []
     if spec.expansion != 1:
-        layers.append(Layer.pointwise(f"{prefix}.expand", slot.in_channels, hidden, size, size,
-                                      N=batch))
-    layers.append(Layer.depthwise(f"{prefix}.depthwise", hidden, size, size, spec.kernel,
-                                  stride=slot.stride, N=batch))
-    layers.append(Layer.pointwise(f"{prefix}.project", hidden, slot.out_channels, out, out, N=batch))
+        layers.append(("expand", Layer.pointwise(f"{prefix}.expand", slot.in_channels, hidden,
+                                                 size, size, N=batch)))
+    layers.append(("depthwise", Layer.depthwise(f"{prefix}.depthwise", hidden, size, size,
+                                                spec.kernel, stride=slot.stride, N=batch)))
+    layers.append(("project", Layer.pointwise(f"{prefix}.project", hidden, slot.out_channels, out,
+                                              out, N=batch)))
     return tuple(layers)
 
 
@@ -217,17 +222,33 @@ class LayerTable:
       op_names: the ops, the columns of ``choices`` and of the arch logits.
       op_mask: ``op_mask[l][k]``: whether op k is available at layer l (as nested tuples of bool).
       num_leading: how many of ``fixed`` precede the searchable layers.
+      mapping_slots: every mapping slot, in execution order (the rows of the per-slot mapping
+        logits).
+      conv_slots: ``(conv name, mapping slot)`` of every conv in ``fixed`` and ``choices``. A slot
+        is where a layer runs in the network (a fixed layer's own name, or ``layer{l}.{position}``
+        for position in :data:`BLOCK_POSITIONS`): every op of a layer maps its convs onto the same
+        slots, so the hardware's per-slot mapping choices do not depend on the op choice.
     """
 
     fixed: tuple[Layer, ...]
     choices: tuple[tuple[tuple[Layer, ...], ...], ...]
     op_names: tuple[str, ...]
     op_mask: tuple[tuple[bool, ...], ...]
-    num_leading: int = 1
+    num_leading: int
+    mapping_slots: tuple[str, ...]
+    conv_slots: tuple[tuple[str, str], ...]
 
     @property
     def num_layers(self) -> int:
         return len(self.choices)
+
+    def slot_of(self, conv_name: str) -> str:
+        """The mapping slot of a conv of this table (by the name the table gave it)."""
+        slots = dict(self.conv_slots)
+        if conv_name not in slots:
+            raise ValueError(f"layer {conv_name!r} is not a conv of this layer table; known: "
+                             f"{sorted(slots)[:8]}...")
+        return slots[conv_name]
 
     def macs(self) -> np.ndarray:
         """int64[L, K]: MACs of every (searchable layer, op)."""
@@ -260,12 +281,21 @@ def layer_table(space: SearchSpace, batch: int = 1) -> LayerTable:
     size = space.final_size
     head = Layer.pointwise("head", space.final_channels, space.head_channels, size, size, N=batch)
     classifier = Layer.fc("classifier", space.head_channels, space.num_classes, N=batch)
-    choices = tuple(
+    fixed = (stem, head, classifier)
+    positioned = tuple(
         tuple(op_layers(slot, name, batch) if mask[slot.index, k] else ()
               for k, name in enumerate(space.op_names))
         for slot in space.slots())
-    return LayerTable(fixed=(stem, head, classifier), choices=choices, op_names=space.op_names,
-                      op_mask=tuple(tuple(bool(v) for v in row) for row in mask), num_leading=1)
+    slots = ((stem.name,) + tuple(f"layer{slot.index}.{position}" for slot in space.slots()
+                                  for position in BLOCK_POSITIONS) + (head.name, classifier.name))
+    conv_slots = [(layer.name, layer.name) for layer in fixed]
+    conv_slots += [(layer.name, f"layer{index}.{position}")
+                   for index, row in enumerate(positioned) for op in row
+                   for position, layer in op]
+    choices = tuple(tuple(tuple(layer for _, layer in op) for op in row) for row in positioned)
+    return LayerTable(fixed=fixed, choices=choices, op_names=space.op_names,
+                      op_mask=tuple(tuple(bool(v) for v in row) for row in mask), num_leading=1,
+                      mapping_slots=slots, conv_slots=tuple(conv_slots))
 
 
 # -- the spaces ----------------------------------------------------------------------------------

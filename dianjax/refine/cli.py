@@ -36,17 +36,19 @@ from typing import NamedTuple
 
 import ml_collections
 
-from dianjax import data, refine
+from dianjax import refine
+from dianjax.checkpoints import CONFIG_FILE, check_same_config, write_config
 from dianjax.refine.acquisition import AcquisitionConfig
 from dianjax.refine.encoding import Design
 from dianjax.refine.pair_space import (SIMULATOR_METRICS, Oracle, PairSpace, combine_oracles,
                                 simulator_oracle, training_oracle)
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.refine.surrogate import SurrogateConfig
+from dianjax.train import SCHEDULE_FIELDS, validate_schedule
 from sim import checks
 from sim.systolic.architecture import Accelerator
+from sim.systolic.energy import accelerator_area_mm2
 
-CONFIG_FILE = "config.json"           # written by dianjax search
 RESULT_FILE = "result.json"           # written by dianjax search when it finishes
 REFINE_CONFIG_FILE = "refine_config.json"
 TRAININGS_DIR = "trainings"
@@ -54,7 +56,6 @@ BEST_TEST_DIR = "best_test"
 BEST_TEST_FILE = "best_test.json"
 ACCURACY = "accuracy"
 OBJECTIVE_METRICS = (ACCURACY, *SIMULATOR_METRICS)
-TRAIN_FIELDS = ("num_epochs", "batch_size", "learning_rate", "weight_decay", "label_smoothing")
 CONFIG_KEYS = ("seed", "budget", "top_k", "num_random_seeds", "objectives", "train", "surrogate",
                "acquisition")
 
@@ -131,7 +132,7 @@ def seed_pairs(run: SearchRun, pair_space: PairSpace, top_k: int) -> SeedPairs:
     for label, ops, accelerator in entries:
         try:
             accelerator = Accelerator.from_dict(accelerator)
-            area_mm2 = pair_space.energy_table.accelerator_area_mm2(accelerator)
+            area_mm2 = accelerator_area_mm2(accelerator, pair_space.energy_table)
             if pair_space.max_area_mm2 is not None and area_mm2 > pair_space.max_area_mm2:
                 raise ValueError(f"accelerator area {area_mm2:.4g} mm2 exceeds the search's "
                                  f"cost.max_area_mm2={pair_space.max_area_mm2:g}")
@@ -166,12 +167,8 @@ def refine_config_of(config: ml_collections.ConfigDict) -> refine.RefineConfig:
     if not objectives:
         raise ValueError(f"config.objectives must give a non-zero weight to at least one of "
                          f"{list(OBJECTIVE_METRICS)}, got all zero")
-    checks.known_keys("config.train", config.train, TRAIN_FIELDS)
-    checks.positive_int("config", "train.num_epochs", config.train.num_epochs)
-    checks.positive_int("config", "train.batch_size", config.train.batch_size)
-    checks.positive_number("config", "train.learning_rate", config.train.learning_rate)
-    for field in ("weight_decay", "label_smoothing"):
-        checks.number_in("config", f"train.{field}", config.train[field], 0, 1, high_open=True)
+    checks.known_keys("config.train", config.train, SCHEDULE_FIELDS)
+    validate_schedule(config.train, "config.train")
     parts = {}
     for name, cls in (("surrogate", SurrogateConfig), ("acquisition", AcquisitionConfig)):
         try:
@@ -214,22 +211,6 @@ def oracle_of(run: SearchRun, pair_space: PairSpace, config: ml_collections.Conf
     return combine_oracles(oracle, trainer)
 
 
-def _check_workdir(workdir: Path, saved: dict) -> None:
-    """A refine workdir holds one refinement: resuming with another source or config is refused."""
-    path = workdir / REFINE_CONFIG_FILE
-    if not path.is_file():
-        return
-    old = json.loads(path.read_text())
-    changed = sorted(key for key in set(old["config"]) | set(saved["config"])
-                     if old["config"].get(key) != saved["config"].get(key))
-    if old["from"] != saved["from"]:
-        changed.insert(0, "--from")
-    if changed:
-        raise ValueError(f"{workdir} holds a refinement with different settings (changed: "
-                         f"{changed}); rerun with the same ones (only --budget may change) or pick "
-                         "another --workdir")
-
-
 class Refinement(NamedTuple):
     """A refinement ready to run: every input checked, the oracle built, nothing queried yet."""
 
@@ -262,9 +243,9 @@ def prepare(run_dir: str | Path, config: ml_collections.ConfigDict,
     oracle = oracle_of(run, pair_space, config, refine_config, workdir)
     saved = {"from": str(run.run_dir.absolute()),
              "config": {k: v for k, v in json.loads(config.to_json()).items() if k != "budget"}}
-    _check_workdir(workdir, saved)
+    check_same_config(saved, workdir, REFINE_CONFIG_FILE)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / REFINE_CONFIG_FILE).write_text(json.dumps(saved, indent=1) + "\n")
+    write_config(saved, workdir, REFINE_CONFIG_FILE)
     return Refinement(run, pair_space, seeds, oracle, refine_config, workdir)
 
 
@@ -304,7 +285,7 @@ def _describe(pair_space: PairSpace, record: refine.Record) -> list[str]:
                 f"EDP {metrics['edp_pj_s']:.4g} pJ s", f"utility {record.utility:.4g}"]
     return [f"    network      {ops}",
             f"    accelerator  {acc.rows}x{acc.cols} {acc.dataflow}, SRAM {acc.ifmap_sram_kb}/"
-            f"{acc.filter_sram_kb}/{acc.ofmap_sram_kb} KiB, DRAM {acc.dram_bandwidth} words/cycle",
+            f"{acc.filter_sram_kb}/{acc.ofmap_sram_kb} KiB, DRAM {acc.dram_bandwidth_words_per_cycle} words/cycle",
             "    " + ", ".join(figures)]
 
 
@@ -330,7 +311,7 @@ def summary_table(result: refine.RefineResult, pair_space: PairSpace, seeds: See
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """``dianjax refine --from RUN_DIR [--budget N] [--config FILE] [--config.key=value ...]
     [--workdir DIR]``."""
-    from dianjax.config import load_config, split_config_args
+    from dianjax.cli import run_with_config
 
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__.splitlines()[0],
@@ -344,25 +325,22 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--workdir", default=None,
                         help="where the query log and outputs go (default RUN_DIR/refine); an "
                              "existing one resumes")
-    try:
-        spec, overrides, rest = split_config_args(list(argv or []))
-        args = parser.parse_args(rest)
-        config = load_config(spec or "refine", overrides)
-        if args.budget is not None:
-            if args.budget < 1:
-                raise ValueError(f"--budget must be a positive integer, got {args.budget}")
-            config.budget = args.budget
-        refinement = prepare(args.run_dir, config, args.workdir)
-        for note in refinement.seeds.skipped:
-            print(f"note: left out of the seeds: {note}")
-        log_path = refinement.workdir / refine.LOG_NAME
-        num_logged = len(refine.read_log(log_path)[1])
-        result = run_refinement(refinement)
-        tested = (confirm_on_test(refinement, config, result.best)
-                  if uses_training(refinement.config) else None)
-    except (ValueError, data.DatasetNotPreparedError) as error:
-        print(f"error: {error}")
-        return 2
+    return run_with_config(parser, argv, "refine", _refine_command)
+
+
+def _refine_command(args: argparse.Namespace, config: ml_collections.ConfigDict, _spec: str) -> int:
+    if args.budget is not None:
+        if args.budget < 1:
+            raise ValueError(f"--budget must be a positive integer, got {args.budget}")
+        config.budget = args.budget
+    refinement = prepare(args.run_dir, config, args.workdir)
+    for note in refinement.seeds.skipped:
+        print(f"note: left out of the seeds: {note}")
+    log_path = refinement.workdir / refine.LOG_NAME
+    num_logged = len(refine.read_log(log_path)[1])
+    result = run_refinement(refinement)
+    tested = (confirm_on_test(refinement, config, result.best)
+              if uses_training(refinement.config) else None)
     print(summary_table(result, refinement.pair_space, refinement.seeds, refinement.config,
                         len(result.records) - num_logged))
     workdir = refinement.workdir

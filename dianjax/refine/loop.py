@@ -34,6 +34,7 @@ import tqdm
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from dianjax.analysis.front import pareto_front
 from dianjax.refine import acquisition
 
 from dianjax.refine import surrogate
@@ -133,23 +134,6 @@ class RefineResult(NamedTuple):
     records: tuple[Record, ...]
     best: Record
     pareto: tuple[Record, ...]
-
-
-def pareto_front(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
-    """Indices of the non-dominated rows of ``values (N, K)``, in increasing order.
-
-    Row ``a`` dominates row ``b`` if it is at least as good in every objective and strictly better
-    in one (better = larger where ``maximize[k]``, smaller otherwise); equal rows do not dominate
-    each other.
-    """
-    values = np.asarray(values, np.float64)
-    if values.ndim != 2 or values.shape[1] != len(maximize):
-        raise ValueError(f"pareto_front: values must be (N, {len(maximize)}), got {values.shape}")
-    gains = np.where(np.asarray(maximize, bool), values, -values)
-    no_worse = (gains[:, None, :] >= gains[None, :, :]).all(-1)
-    better = (gains[:, None, :] > gains[None, :, :]).any(-1)
-    dominated = (no_worse & better).any(axis=0)
-    return np.flatnonzero(~dominated)
 
 
 def _header(space: DesignSpace, config: RefineConfig, seed_designs: Sequence[Design]) -> dict:

@@ -32,8 +32,9 @@ from dianjax.nas.search_space import SearchSpace
 from dianjax.nas.supernet import DerivedNetwork
 from sim import checks
 from sim.systolic.architecture import Accelerator
-from sim.systolic.energy import EnergyTable
-from sim.systolic.simulator import simulate_network
+from sim.energy import EnergyTable
+from sim.simulator import simulate_network
+from sim.systolic.energy import accelerator_area_mm2
 
 Oracle = Callable[[Design], Mapping[str, float]]
 SIMULATOR_METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s", "log2_edp")
@@ -90,7 +91,7 @@ class PairSpace:
         return self.search_space.num_layers
 
     def _fits_area(self, design: Design) -> bool:
-        return self.energy_table.accelerator_area_mm2(self.accelerator(design)) <= self.max_area_mm2
+        return accelerator_area_mm2(self.accelerator(design), self.energy_table) <= self.max_area_mm2
 
     def accelerator(self, design: Sequence[int]) -> Accelerator:
         """The accelerator of a pair."""

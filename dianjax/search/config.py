@@ -25,14 +25,14 @@ import ml_collections
 import numpy as np
 
 from dianjax import data
-from dianjax.cost.hardware_space import KNOBS, HardwareDesign, HardwareSpace, mapping_slots
+from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
+from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
 from dianjax.nas.search_space import SPACES, LayerTable, SearchSpace, get_space, layer_table
+from dianjax.train import schedule_config, validate_schedule
 from sim import checks
-from sim.systolic.architecture import Accelerator
 
 MODES = ("joint", "no_hw_loss", "fixed_hw", "fixed_net", "decoupled")
-OBJECTIVES = ("latency", "energy", "edp", "edap", "area", "weighted")
-WEIGHTED_METRICS = ("latency", "energy", "edp", "edap", "area")
+OBJECTIVES = (*WEIGHTED_METRICS, "weighted")   # an objective by name, or a weighted sum of them
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -49,7 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
         eval_batch_size=100))
     hardware = HardwareSpace()
     config.hardware = ml_collections.ConfigDict(
-        {f.name: getattr(hardware, f.name) for f in dataclasses.fields(hardware)})
+        {key: tuple(v) if isinstance(v, list) else v for key, v in hardware.to_dict().items()})
     config.cost = ml_collections.ConfigDict(dict(
         objective="edp",                  # one of OBJECTIVES
         weights=ml_collections.ConfigDict(dict.fromkeys(WEIGHTED_METRICS, 0.0)),  # "weighted"
@@ -57,7 +57,7 @@ def base_config() -> ml_collections.ConfigDict:
         batch=1,                          # images per inference the accelerator is priced for
         num_samples=1,                    # hardware samples per step of the cost estimator
         max_area_mm2=0.0,                 # constraint as a penalty; 0 = none
-        max_latency_ms=0.0,               # constraint as a penalty; 0 = none
+        max_latency_s=0.0,                # constraint as a penalty; 0 = none
         penalty=10.0))                    # weight of a squared relative constraint violation
     config.search = ml_collections.ConfigDict(dict(
         mode="joint",                     # one of MODES
@@ -75,14 +75,9 @@ def base_config() -> ml_collections.ConfigDict:
         fixed_ops=(),                     # mode fixed_net: one op name per searchable layer
         fixed_hardware=ml_collections.ConfigDict(dict(
             rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64, filter_sram_kb=64,
-            ofmap_sram_kb=64, dram_bandwidth=16.0))))
-    config.final_train = ml_collections.ConfigDict(dict(
-        enabled=False,                    # train the derived network from scratch at the end
-        num_epochs=30,
-        batch_size=64,
-        learning_rate=0.1,
-        weight_decay=5e-4,
-        label_smoothing=0.1))
+            ofmap_sram_kb=64, dram_bandwidth_words_per_cycle=16.0))))
+    config.final_train = schedule_config()  # schedule of dianjax.train
+    config.final_train.enabled = False    # train the derived network from scratch at the end
     config.log_every_steps = 20
     config.checkpoint_every_steps = 100
     return config
@@ -107,12 +102,12 @@ class SearchSetup:
         return self.config.search.warmup_steps + self.config.search.steps
 
     def fixed_design(self) -> HardwareDesign:
-        """The accelerator of mode ``fixed_hw``, with the space's first fold order everywhere."""
-        accelerator = Accelerator(**dict(self.config.search.fixed_hardware),
-                                  word_bits=self.hardware.word_bits,
-                                  clock_mhz=self.hardware.clock_mhz)
-        order = self.hardware.fold_order[0]
-        return HardwareDesign(accelerator, dict.fromkeys(mapping_slots(self.table), order))
+        """The accelerator of mode ``fixed_hw``, with the space's first mapping choice everywhere."""
+        fixed = dict(self.config.search.fixed_hardware)
+        accelerator = self.hardware.accelerator(
+            {knob: getattr(self.hardware, knob).index(fixed[knob]) for knob in self.hardware.knobs})
+        order = self.hardware.mapping_choices[0]
+        return HardwareDesign(accelerator, dict.fromkeys(self.table.mapping_slots, order))
 
     def fixed_op_indices(self) -> tuple[int, ...]:
         """The network of mode ``fixed_net``."""
@@ -137,8 +132,8 @@ def _check_fixed(config: ml_collections.ConfigDict, space: SearchSpace,
                                  f"at layer {layer}; allowed: {allowed}")
     if search.mode == "fixed_hw":
         fixed = dict(search.fixed_hardware)
-        checks.known_keys("config.search.fixed_hardware", fixed, KNOBS)
-        for knob in KNOBS:
+        checks.known_keys("config.search.fixed_hardware", fixed, hardware.knobs)
+        for knob in hardware.knobs:
             if fixed[knob] not in getattr(hardware, knob):
                 raise ValueError(f"config.search.fixed_hardware.{knob}={fixed[knob]!r} is not a "
                                  f"choice of config.hardware.{knob}; allowed: "
@@ -175,7 +170,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     checks.number_in("config", "cost.lam", cost.lam, 0)
     checks.positive_int("config", "cost.batch", cost.batch)
     checks.positive_int("config", "cost.num_samples", cost.num_samples)
-    for field in ("max_area_mm2", "max_latency_ms", "penalty"):
+    for field in ("max_area_mm2", "max_latency_s", "penalty"):
         checks.number_in("config", f"cost.{field}", cost[field], 0)
 
     search = config.search
@@ -198,11 +193,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     final = config.final_train
     if not isinstance(final.enabled, bool):
         raise ValueError(f"config.final_train.enabled must be True or False, got {final.enabled!r}")
-    checks.positive_int("config", "final_train.num_epochs", final.num_epochs)
-    checks.positive_int("config", "final_train.batch_size", final.batch_size)
-    checks.number_in("config", "final_train.learning_rate", final.learning_rate, 0, low_open=True)
-    checks.number_in("config", "final_train.weight_decay", final.weight_decay, 0)
-    checks.number_in("config", "final_train.label_smoothing", final.label_smoothing, 0, 1)
+    validate_schedule(final, "config.final_train")  # even if disabled: never fails late
     checks.positive_int("config", "log_every_steps", config.log_every_steps)
     checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
     return SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),

@@ -25,49 +25,26 @@ import orbax.checkpoint as ocp
 import tqdm
 
 from dianjax import cost, data, parallel
+from dianjax.checkpoints import CONFIG_FILE, check_same_config, restore_latest, write_config
 
 from dianjax.nas import gumbel
-from dianjax.cost.hardware_space import FOLD_ORDER, KNOBS
 from dianjax.metrics_log import MetricsWriter
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.search.result import RESULT_FILE, finalize, summary_table
 from dianjax.search.steps import (WARMUP, SearchState, init_state, make_optimizers, phase_at,
                                   search_step)
 
-CONFIG_FILE = "config.json"
 RUN_INFO_FILE = "run_info.json"
-
-
-def _check_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """A run directory holds one search: resuming with a different config is refused."""
-    path = workdir / CONFIG_FILE
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        current = json.loads(config.to_json())
-        if saved != current:
-            changed = sorted(_diff(saved, current))
-            raise ValueError(f"{workdir} holds a search with a different config (changed: "
-                             f"{changed}); resume with the same config or pick another --workdir")
-
-
-def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
-    keys = set(a) | set(b)
-    out = set()
-    for key in keys:
-        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            out |= _diff(a[key], b[key], f"{prefix}{key}.")
-        elif a.get(key) != b.get(key):
-            out.add(prefix + key)
-    return out
 
 
 def _hw_probs(setup: SearchSetup, state: SearchState, temperature: float) -> dict[str, list]:
     """Choice probabilities of every accelerator knob, and the share of slots per fold order."""
     probs = {knob: np.asarray(jax.nn.softmax(state.hw_logits[knob] / temperature)).tolist()
-             for knob in KNOBS}
-    orders = np.argmax(np.asarray(state.hw_logits[FOLD_ORDER]), axis=-1)
+             for knob in setup.hardware.knobs}
+    mapping = setup.hardware.mapping_knob
+    orders = np.argmax(np.asarray(state.hw_logits[mapping]), axis=-1)
     counts = np.bincount(orders, minlength=len(setup.hardware.fold_order))
-    probs[FOLD_ORDER] = (counts / len(orders)).tolist()
+    probs[mapping] = (counts / len(orders)).tolist()
     return probs
 
 
@@ -81,8 +58,9 @@ def _log_record(setup: SearchSetup, state: SearchState, metrics: dict) -> dict:
 
 def _write_run_info(setup: SearchSetup, workdir: Path, reference) -> None:
     info = {"op_names": list(setup.space.op_names),
-            "hw_choices": {**{knob: list(getattr(setup.hardware, knob)) for knob in KNOBS},
-                           FOLD_ORDER: list(setup.hardware.fold_order)},
+            "hw_choices": {**{knob: list(getattr(setup.hardware, knob))
+                              for knob in setup.hardware.knobs},
+                           setup.hardware.mapping_knob: list(setup.hardware.mapping_choices)},
             "reference": {key: float(value) for key, value in reference._asdict().items()},
             "devices": [str(d) for d in jax.devices()]}
     (workdir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
@@ -100,7 +78,7 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     """
     setup = make_setup(config)
     workdir = Path(workdir).absolute()
-    _check_workdir(config, workdir)
+    check_same_config(config, workdir)
     dcfg = config.data
     data_dir = dcfg.data_dir or None
     train_data = data.load(dcfg.dataset, "search_train", data_dir, dcfg.val_fraction,
@@ -112,7 +90,7 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     mesh = parallel.make_mesh()
     parallel.check_batch_size(dcfg.batch_size, mesh)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / CONFIG_FILE).write_text(config.to_json(indent=1) + "\n")
+    write_config(config, workdir)
 
     optimizers = make_optimizers(setup)
     seed_key = jax.random.key(config.seed)
@@ -132,11 +110,7 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
                                            save_interval_steps=config.checkpoint_every_steps)
     start_time = time.perf_counter()
     with ocp.CheckpointManager(workdir / "checkpoints", options=options) as manager:
-        start = manager.latest_step() or 0
-        if start:
-            abstract = jax.tree.map(
-                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
-            state = manager.restore(start, args=ocp.args.StandardRestore(abstract))
+        state, start = restore_latest(manager, state)
         end = total if stop_after is None else min(total, stop_after)
         with MetricsWriter(workdir, resume_step=start) as writer, tqdm.tqdm(
                 total=total, initial=start, desc="search", unit="step", disable=None) as bar:
@@ -166,25 +140,18 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """``dianjax search [--config FILE|NAME] [--config.key=value ...] [--workdir DIR]``."""
-    from dianjax.config import load_config, split_config_args
+    from dianjax.cli import run_with_config
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=None,
                         help="run directory (default runs/<config name>); an existing run of the "
                              "same config resumes from its last checkpoint")
-    try:
-        spec, overrides, rest = split_config_args(list(argv or []))
-        args = parser.parse_args(rest)
-        config = load_config(spec or "quickstart", overrides)
-    except ValueError as error:
-        print(f"error: {error}")
-        return 2
-    workdir = args.workdir or f"runs/{Path((spec or 'quickstart').split(':')[0]).stem}"
-    try:
-        result = run_search(config, workdir)
-    except (ValueError, data.DatasetNotPreparedError) as error:
-        print(f"error: {error}")
-        return 2
+    return run_with_config(parser, argv, "quickstart", _search_command)
+
+
+def _search_command(args: argparse.Namespace, config: ml_collections.ConfigDict, spec: str) -> int:
+    workdir = args.workdir or f"runs/{Path(spec.split(':')[0]).stem}"
+    result = run_search(config, workdir)
     print(summary_table(result))
     print(f"-> {Path(workdir) / RESULT_FILE}   (plots: dianjax plot {workdir})")
     return 0

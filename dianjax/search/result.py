@@ -27,11 +27,12 @@ import numpy as np
 from dianjax import cost, data, parallel
 
 from dianjax.nas import gumbel
-from dianjax.cost.hardware_space import KNOBS, HardwareDesign
+from dianjax.cost.hardware_space import HardwareDesign
+from dianjax.nas.search_space import LayerTable
 from dianjax.search.config import SearchSetup
 from dianjax.search.steps import SearchState
 from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
-from sim.systolic.simulator import simulate_network
+from sim.simulator import simulate_network
 from sim.workload import Network
 
 RESULT_FILE = "result.json"
@@ -54,20 +55,22 @@ def candidates(setup: SearchSetup, state: SearchState, k: int = NUM_CANDIDATES) 
     """The ``k`` most probable pairs: op per layer and accelerator, with their log-probabilities."""
     mask = setup.space.op_mask()
     arch = np.asarray(jax.nn.log_softmax(gumbel.mask_logits(state.arch_logits, mask), axis=-1))
-    hw = [np.asarray(jax.nn.log_softmax(state.hw_logits[knob])) for knob in KNOBS]
+    hw = [np.asarray(jax.nn.log_softmax(state.hw_logits[knob])) for knob in setup.hardware.knobs]
     joint = top_choices(list(arch) + hw, k)
     out = []
     for log_prob, choice in joint:
         ops, knobs = choice[:setup.space.num_layers], choice[setup.space.num_layers:]
-        accelerator = setup.hardware.accelerator(dict(zip(KNOBS, knobs)))
+        accelerator = setup.hardware.accelerator(dict(zip(setup.hardware.knobs, knobs)))
         out.append({"log_prob": log_prob, "ops": [setup.space.op_names[i] for i in ops],
                     "accelerator": accelerator.to_dict()})
     return out
 
 
-def simulated_figures(network: Network, design: HardwareDesign) -> dict[str, float]:
-    """The exact simulator's figures of a discrete pair: latency, energy, area, EDP, EDAP, cycles."""
-    report = simulate_network(network, design.accelerator, design.mappings(network))
+def simulated_figures(network: Network, design: HardwareDesign,
+                      table: LayerTable) -> dict[str, float]:
+    """The exact simulator's figures of a discrete pair (a derived network of ``table``'s
+    supernet): latency, energy, area, EDP, EDAP, cycles."""
+    report = simulate_network(network, design.accelerator, design.mappings(network, table))
     edp = report.energy_pj * report.latency_s
     return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
             "area_mm2": report.area_mm2, "edp": edp, "edap": edp * report.area_mm2,
@@ -129,16 +132,14 @@ def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNe
 
 def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) -> dict:
     from dianjax.config import load_config
-    from dianjax.train import train_and_evaluate
+    from dianjax.train import SCHEDULE_FIELDS, train_and_evaluate
 
     final = setup.config.final_train
     train_config = load_config("train_derived")
     train_config.update(dict(dataset=setup.config.data.dataset, data_dir=setup.config.data.data_dir,
                              space=setup.config.space, ops=derived.op_names,
-                             seed=setup.config.seed, num_epochs=final.num_epochs,
-                             batch_size=final.batch_size, learning_rate=final.learning_rate,
-                             weight_decay=final.weight_decay,
-                             label_smoothing=final.label_smoothing))
+                             seed=setup.config.seed,
+                             **{field: final[field] for field in SCHEDULE_FIELDS}))
     return train_and_evaluate(train_config, workdir / "final_train")
 
 
@@ -155,8 +156,9 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
     else:
         design = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
     network = derived.network(batch=setup.config.cost.batch)
-    simulated = simulated_figures(network, design)
-    predicted = {key: float(value) for key, value in cost.design_cost(network, design).items()}
+    simulated = simulated_figures(network, design, setup.table)
+    predicted = {key: float(value) for key, value in cost.design_cost(network, design,
+                                                                       setup.table).items()}
     test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None)
     batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)
     result = {
@@ -201,7 +203,7 @@ def summary_table(result: dict) -> str:
              f"({result['network']['macs']:,} MACs)",
              f"  accelerator  {acc['rows']}x{acc['cols']} {acc['dataflow']}, SRAM "
              f"{acc['ifmap_sram_kb']}/{acc['filter_sram_kb']}/{acc['ofmap_sram_kb']} KiB, "
-             f"DRAM {acc['dram_bandwidth']} words/cycle",
+             f"DRAM {acc['dram_bandwidth_words_per_cycle']} words/cycle",
              "  accuracy     " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()),
              f"  {'':12s} {'simulated':>12s} {'cost model':>12s} {'rel. error':>10s}"]
     for key in _COMPARED:

@@ -148,7 +148,7 @@ def _penalties(setup: SearchSetup, metrics) -> jax.Array:
     cost_config = setup.config.cost
     total = jnp.zeros((), jnp.float32)
     for limit, value in ((cost_config.max_area_mm2, metrics.area_mm2),
-                         (cost_config.max_latency_ms, metrics.latency_s * 1e3)):
+                         (cost_config.max_latency_s, metrics.latency_s)):
         if limit > 0:
             total += jnp.square(jax.nn.relu(value / limit - 1.0))
     return cost_config.penalty * total
@@ -211,8 +211,8 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         state = state.replace(hw_logits=optax.apply_updates(state.hw_logits, updates),
                               hw_opt=hw_opt)
     return state, {"val_loss": task_loss, "val_accuracy": accuracy, "hw_cost": hw_cost,
-                   "loss": task_loss + lam * hw_cost, "latency_ms": metrics.latency_s * 1e3,
-                   "energy_uj": metrics.energy_pj * 1e-6, "area_mm2": metrics.area_mm2,
+                   "loss": task_loss + lam * hw_cost, "latency_s": metrics.latency_s,
+                   "energy_pj": metrics.energy_pj, "area_mm2": metrics.area_mm2,
                    "edp": metrics.edp}
 
 

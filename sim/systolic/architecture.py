@@ -2,7 +2,7 @@
 
 A ``rows`` x ``cols`` array of MAC processing elements runs one of three dataflows: weight- ("ws"),
 output- ("os") or input-stationary ("is"). Three on-chip SRAMs feed it, one per operand, sized in KiB
-(1 KiB = 1024 bytes) and double-buffered by the simulator. DRAM supplies ``dram_bandwidth`` words
+(1 KiB = 1024 bytes) and double-buffered by the simulator. DRAM supplies ``dram_bandwidth_words_per_cycle`` words
 per cycle (``math.inf``: unbounded, no stalls). One word is ``word_bits`` bits; the clock runs at
 ``clock_mhz`` MHz.
 """
@@ -20,7 +20,7 @@ from sim import checks
 DATAFLOWS = ("ws", "os", "is")
 
 _FIELDS = ("rows", "cols", "dataflow", "ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb",
-           "dram_bandwidth", "word_bits", "clock_mhz")
+           "dram_bandwidth_words_per_cycle", "word_bits", "clock_mhz")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Accelerator:
     ifmap_sram_kb: float = 64.0
     filter_sram_kb: float = 64.0
     ofmap_sram_kb: float = 32.0
-    dram_bandwidth: float = 16.0
+    dram_bandwidth_words_per_cycle: float = 16.0
     word_bits: int = 16
     clock_mhz: float = 500.0
 
@@ -44,7 +44,7 @@ class Accelerator:
         checks.one_of(owner, "dataflow", self.dataflow, DATAFLOWS)
         for field in ("ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb", "clock_mhz"):
             checks.positive_number(owner, field, getattr(self, field))
-        checks.positive_number(owner, "dram_bandwidth", self.dram_bandwidth, allow_inf=True)
+        checks.positive_number(owner, "dram_bandwidth_words_per_cycle", self.dram_bandwidth_words_per_cycle, allow_inf=True)
         checks.positive_int(owner, "word_bits", self.word_bits)
         for operand in ("ifmap", "filter", "ofmap"):
             if self.sram_words(operand) < 2:
@@ -63,16 +63,16 @@ class Accelerator:
 
     def to_dict(self) -> dict:
         data = {field: getattr(self, field) for field in _FIELDS}
-        if math.isinf(self.dram_bandwidth):
-            data["dram_bandwidth"] = "inf"
+        if math.isinf(self.dram_bandwidth_words_per_cycle):
+            data["dram_bandwidth_words_per_cycle"] = "inf"
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Accelerator:
         checks.known_keys("Accelerator", data, _FIELDS)
         data = dict(data)
-        if data.get("dram_bandwidth") == "inf":
-            data["dram_bandwidth"] = math.inf
+        if data.get("dram_bandwidth_words_per_cycle") == "inf":
+            data["dram_bandwidth_words_per_cycle"] = math.inf
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

@@ -1,6 +1,6 @@
 """The memory model: double-buffered SRAM tiles, DRAM traffic per operand, and stall cycles.
 
-Units: words (one activation or weight) and cycles; ``dram_bandwidth`` in words per cycle.
+Units: words (one activation or weight) and cycles; ``dram_bandwidth_words_per_cycle`` in words per cycle.
 
 **Buffers.** Each operand's SRAM (ifmap, filter, ofmap) is split into two halves: the array works
 on one half while the other is filled from (or drained to) DRAM. A tile therefore holds
@@ -135,20 +135,20 @@ def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_or
         ofmap_dram_writes=groups * passes[2] * gemm.ofmap_words)
 
 
-def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups, dram_bandwidth):
+def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups, dram_bandwidth_words_per_cycle):
     """Cycles the array waits for DRAM in a layer (double-buffered, see the module docstring).
 
     Args:
       traffic: the layer's DRAM traffic (:func:`dram_traffic`).
       schedule: one group's fold schedule.
       groups: how many times the group's GEMM runs.
-      dram_bandwidth: words per cycle, ``> 0``; ``math.inf`` gives zero stalls.
+      dram_bandwidth_words_per_cycle: words per cycle, ``> 0``; ``math.inf`` gives zero stalls.
     """
-    positive = (dram_bandwidth > 0 if isinstance(dram_bandwidth, (int, float))
-                else np.all(np.asarray(dram_bandwidth) > 0))
+    positive = (dram_bandwidth_words_per_cycle > 0 if isinstance(dram_bandwidth_words_per_cycle, (int, float))
+                else np.all(np.asarray(dram_bandwidth_words_per_cycle) > 0))
     if not positive:
-        raise ValueError(f"stall_cycles.dram_bandwidth must be > 0, got {dram_bandwidth!r}")
-    bandwidth = dram_bandwidth * 1.0
+        raise ValueError(f"stall_cycles.dram_bandwidth_words_per_cycle must be > 0, got {dram_bandwidth_words_per_cycle!r}")
+    bandwidth = dram_bandwidth_words_per_cycle * 1.0
     words = traffic.total_words // groups
     folds = schedule.folds
     fold_words_capacity = folds * schedule.cycles_per_fold * bandwidth

@@ -1,88 +1,16 @@
-"""Pareto fronts, 2-D hypervolume, result collection, tables and plots of dianjax.analysis.pareto."""
+"""Result collection, common reference, hypervolume tables and plots of dianjax.analysis.pareto."""
 
 import csv
-import itertools
 import json
-import math
 
-import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from dianjax.analysis import pareto
 from dianjax.config import load_config
 from dianjax.analysis.pareto import Reference
 
-_accuracy = st.floats(0.0, 1.0, allow_nan=False)
-_cost = st.floats(1e-3, 1e3, allow_nan=False)
-_points = st.lists(st.tuples(_accuracy, _cost), min_size=1, max_size=12)
-
-
-def _brute_force_area(points, reference):
-    """Union area of the rectangles [cost, ref_cost] x [ref_accuracy, accuracy] (compressed grid)."""
-    inside = [(a, c) for a, c in points if a > reference.accuracy and c < reference.cost]
-    xs = sorted({c for _, c in inside} | {reference.cost})
-    ys = sorted({a for a, _ in inside} | {reference.accuracy})
-    area = 0.0
-    for (x0, x1), (y0, y1) in itertools.product(zip(xs, xs[1:]), zip(ys, ys[1:])):
-        if any(c <= x0 and a >= y1 for a, c in inside):
-            area += (x1 - x0) * (y1 - y0)
-    return area
-
-
-@given(_points)
-@settings(max_examples=150, deadline=None)
-def test_hypervolume_equals_union_of_dominated_rectangles(points):
-    reference = Reference(0.1, 500.0)
-    accuracy, cost = zip(*points)
-    assert pareto.hypervolume_2d(accuracy, cost, reference) == pytest.approx(
-        _brute_force_area(points, reference), rel=1e-9, abs=1e-12)
-
-
-@given(_points, st.tuples(_accuracy, _cost), st.randoms(use_true_random=False))
-@settings(max_examples=100, deadline=None)
-def test_hypervolume_properties(points, extra, rng):
-    reference = pareto.common_reference(c for _, c in points + [extra])
-    accuracy, cost = map(list, zip(*points))
-    volume = pareto.hypervolume_2d(accuracy, cost, reference)
-    shuffled = points[:]
-    rng.shuffle(shuffled)
-    assert pareto.hypervolume_2d(*zip(*shuffled), reference) == pytest.approx(volume, abs=1e-12)
-    grown = pareto.hypervolume_2d(accuracy + [extra[0]], cost + [extra[1]], reference)
-    assert grown >= volume - 1e-12  # adding a point never shrinks the dominated region
-    front = pareto.front_indices(accuracy, cost)
-    assert pareto.hypervolume_2d([accuracy[i] for i in front], [cost[i] for i in front],
-                                 reference) == pytest.approx(volume, abs=1e-12)
-    logged = pareto.hypervolume_2d(accuracy, np.log10(cost),
-                                   Reference(reference.accuracy, math.log10(reference.cost)))
-    assert pareto.hypervolume_2d(accuracy, cost, reference, log_cost=True) == pytest.approx(
-        logged, abs=1e-12)
-
-
-def test_hypervolume_by_hand():
-    reference = Reference(0.0, 10.0)
-    assert pareto.hypervolume_2d([0.5], [2.0], reference) == pytest.approx(0.5 * 8.0)
-    # staircase: (cost 2, acc 0.5) and (cost 6, acc 0.9): 0.5 * 8 + 0.4 * 4
-    assert pareto.hypervolume_2d([0.5, 0.9, 0.4], [2.0, 6.0, 7.0], reference) == pytest.approx(5.6)
-    assert pareto.hypervolume_2d([0.5], [10.0], reference) == 0.0  # on the reference: nothing
-    assert pareto.hypervolume_2d([], [], reference) == 0.0
-    assert pareto.hypervolume_2d([0.5], [1.0], reference, log_cost=True) == pytest.approx(0.5)
-
-
-@given(_points)
-@settings(max_examples=60, deadline=None)
-def test_front_indices_are_exactly_the_non_dominated_points(points):
-    front = set(pareto.front_indices(*zip(*points)).tolist())
-    for i, (a, c) in enumerate(points):
-        dominated = any(a2 >= a and c2 <= c and (a2 > a or c2 < c) for a2, c2 in points)
-        assert (i in front) == (not dominated)
-
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: pareto.hypervolume_2d([0.5, 0.6], [1.0], Reference(0, 2)), "same length"),
-    (lambda: pareto.hypervolume_2d([math.nan], [1.0], Reference(0, 2)), "finite"),
-    (lambda: pareto.hypervolume_2d([0.5], [0.0], Reference(0, 2), log_cost=True), "log_cost"),
     (lambda: pareto.common_reference([]), "at least one cost"),
     (lambda: pareto.common_reference([1.0], margin=0.5), "margin"),
 ])
@@ -106,7 +34,7 @@ def fake_result(mode="joint", objective="edp", lam=1.0, seed=0, val=0.8, edp=2e-
             "network": {"ops": ["mb_k3_e1", "skip"], "op_indices": [0, 4], "macs": 1000},
             "hardware": {"accelerator": {"rows": 16, "cols": 8, "dataflow": "ws",
                                          "ifmap_sram_kb": 64, "filter_sram_kb": 32.0,
-                                         "ofmap_sram_kb": 16, "dram_bandwidth": 8.0},
+                                         "ofmap_sram_kb": 16, "dram_bandwidth_words_per_cycle": 8.0},
                          "fold_orders": {}},
             "accuracy": accuracy,
             "simulated": {"latency_s": 1e-5, "energy_pj": edp / 1e-5, "area_mm2": 1.5, "edp": edp,

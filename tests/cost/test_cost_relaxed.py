@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from dianjax import cost
 from dianjax.cost.relaxed import space_indices
-from dianjax.cost.hardware_space import KNOBS, HardwareDesign, HardwareSpace, mapping_slots, slot_of
+from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
+from dianjax.cost.systolic import KNOBS
 from dianjax.nas.search_space import SearchSpace, layer_table, quickstart_space
 from sim import FOLD_ORDERS, Accelerator, Network, simulate_network
 
 SPACE = HardwareSpace(rows=(4, 8, 16), cols=(4, 16), ifmap_sram_kb=(0.5, 8), filter_sram_kb=(0.5, 8),
-                      ofmap_sram_kb=(0.5, 8), dram_bandwidth=(2.0, 8.0))
+                      ofmap_sram_kb=(0.5, 8), dram_bandwidth_words_per_cycle=(2.0, 8.0))
 TABLE = layer_table(quickstart_space())
 MODEL = cost.prepare(TABLE, SPACE)
 REFERENCE = cost.reference_metrics(TABLE, SPACE)
@@ -46,9 +47,9 @@ def _one_hot_probs(op_indices):
 
 def _design(rows, dataflow, order_of_slot):
     accelerator = Accelerator(rows=rows, cols=16, dataflow=dataflow, ifmap_sram_kb=0.5,
-                              filter_sram_kb=8, ofmap_sram_kb=0.5, dram_bandwidth=2.0)
+                              filter_sram_kb=8, ofmap_sram_kb=0.5, dram_bandwidth_words_per_cycle=2.0)
     return HardwareDesign(accelerator, {slot: order_of_slot(i)
-                                        for i, slot in enumerate(mapping_slots(TABLE))})
+                                        for i, slot in enumerate(TABLE.mapping_slots)})
 
 
 @pytest.mark.parametrize("op_indices, design", [
@@ -58,7 +59,7 @@ def _design(rows, dataflow, order_of_slot):
 ])
 def test_one_hot_limit_is_the_discrete_design_cost(op_indices, design):
     network = TABLE.network(op_indices)
-    predicted = cost.design_cost(network, design)
+    predicted = cost.design_cost(network, design, TABLE)
     probs = _one_hot_probs(op_indices)
     logits = SPACE.one_hot_logits(design, TABLE)
     for result in (_relaxed_edp(probs, logits, jax.random.key(3), 1.0),
@@ -68,7 +69,7 @@ def test_one_hot_limit_is_the_discrete_design_cost(op_indices, design):
             assert float(getattr(result, field)) == pytest.approx(predicted[field], rel=1e-6), field
         assert float(result.objective) == pytest.approx(predicted["edp"] / float(REFERENCE.edp),
                                                         rel=1e-6)
-    report = simulate_network(network, design.accelerator, design.mappings(network))
+    report = simulate_network(network, design.accelerator, design.mappings(network, TABLE))
     assert predicted["edp"] == pytest.approx(report.energy_pj * report.latency_s, rel=1e-5)
 
 
@@ -96,7 +97,7 @@ def test_op_gradient_is_each_ops_latency_so_cheaper_ops_win():
     # Every op's own latency on the design, from one evaluation of all convs of the table.
     convs = Network("all", tuple(c for row in TABLE.choices for op in row for c in op))
     report = cost.evaluate(cost.layer_arrays(convs), cost.accelerator_arrays(design.accelerator),
-                           cost.fold_order_indices(convs, design.mappings(convs)))
+                           cost.fold_order_indices(convs, design.mappings(convs, TABLE)))
     latency = dict(zip((layer.name for layer in convs), np.asarray(report.latency_s)))
     for index, row in enumerate(TABLE.choices):
         for k, op_convs in enumerate(row):
@@ -111,7 +112,7 @@ def test_op_gradient_is_each_ops_latency_so_cheaper_ops_win():
 
 TINY_SPACE = HardwareSpace(rows=(2, 8), cols=(4, 16), dataflow=("ws", "os"),
                            ifmap_sram_kb=(0.0625, 1), filter_sram_kb=(0.0625, 1),
-                           ofmap_sram_kb=(0.0625, 1), dram_bandwidth=(1.0, 8.0))
+                           ofmap_sram_kb=(0.0625, 1), dram_bandwidth_words_per_cycle=(1.0, 8.0))
 TINY_TABLE = layer_table(SearchSpace(image_size=8, in_channels=2, num_classes=2, stem_channels=4,
                                      stages=((8, 1, 2),), op_names=("mb_k3_e1", "mb_k3_e3"),
                                      head_channels=8))
@@ -120,11 +121,11 @@ TINY_TABLE = layer_table(SearchSpace(image_size=8, in_channels=2, num_classes=2,
 def _brute_force_objective(reference):
     """E_h[edp(h)] / reference, every accelerator x every fold order of every slot enumerated."""
     table, space = TINY_TABLE, TINY_SPACE
-    slots = mapping_slots(table)
+    slots = table.mapping_slots
     convs = list(table.fixed) + [c for row in table.choices for op in row for c in op]
     cells = np.array([index * len(table.op_names) + k for index, row in enumerate(table.choices)
                       for k, op in enumerate(row) for _ in op])
-    conv_slot = np.array([slots.index(slot_of(c.name)) for c in convs])
+    conv_slot = np.array([slots.index(table.slot_of(c.name)) for c in convs])
     arrays = cost.layer_arrays(convs)
     per_order = jax.jit(jax.vmap(jax.vmap(lambda acc, order: cost.evaluate(arrays, acc, order),
                                           (None, 0)), (0, None)))
@@ -199,7 +200,7 @@ def test_changing_values_does_not_recompile():
 
 OPT_SPACE = HardwareSpace(rows=(4, 8, 16, 32), cols=(4, 8, 16, 32), ifmap_sram_kb=(1, 4, 16),
                           filter_sram_kb=(1, 4, 16), ofmap_sram_kb=(1, 4, 16),
-                          dram_bandwidth=(1.0, 4.0, 16.0))
+                          dram_bandwidth_words_per_cycle=(1.0, 4.0, 16.0))
 
 
 def _simulated(report, name, reference):
@@ -245,7 +246,7 @@ def test_adam_on_hardware_logits_reaches_the_exhaustive_optimum(name, fold_order
     for i in range(300):
         logits, state = step(logits, state, jax.random.key(i))
     design = space.discretize(jax.tree.map(np.asarray, logits), TABLE)
-    simulated = simulate_network(network, design.accelerator, design.mappings(network))
+    simulated = simulate_network(network, design.accelerator, design.mappings(network, TABLE))
     assert _simulated(simulated, name, reference) <= 1.05 * optimum
 
 

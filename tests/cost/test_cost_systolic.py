@@ -49,7 +49,7 @@ def accelerators(draw):
     return Accelerator(rows=draw(st.integers(1, 128)), cols=draw(st.integers(1, 128)),
                        dataflow=draw(st.sampled_from(DATAFLOWS)), ifmap_sram_kb=draw(kb),
                        filter_sram_kb=draw(kb), ofmap_sram_kb=draw(kb),
-                       dram_bandwidth=draw(st.sampled_from([0.25, 1.0, 3.0, 16.0, 64.0, math.inf])),
+                       dram_bandwidth_words_per_cycle=draw(st.sampled_from([0.25, 1.0, 3.0, 16.0, 64.0, math.inf])),
                        word_bits=draw(st.sampled_from([8, 16, 32])),
                        clock_mhz=draw(st.sampled_from([100.0, 500.0, 1234.5])))
 
@@ -120,7 +120,7 @@ def test_float32_total_cycles_mape_and_rank_over_600_pairs():
                                   ifmap_sram_kb=float(rng.choice([0.25, 2.0, 32.0])),
                                   filter_sram_kb=float(rng.choice([0.25, 2.0, 32.0])),
                                   ofmap_sram_kb=float(rng.choice([0.25, 2.0, 32.0])),
-                                  dram_bandwidth=float(rng.choice([0.5, 2.0, 8.0])))
+                                  dram_bandwidth_words_per_cycle=float(rng.choice([0.5, 2.0, 8.0])))
         order = int(rng.integers(0, 2))
         ours.append(_evaluate_one(layer, accelerator, order)["total_cycles"])
         truth.append(simulate_layer(layer, accelerator, Mapping(FOLD_ORDERS[order])).total_cycles)
@@ -131,10 +131,10 @@ def test_float32_total_cycles_mape_and_rank_over_600_pairs():
 
 @pytest.mark.parametrize("network", [resnet20(), mobilenetv2(batch=2)], ids=lambda n: n.name)
 @pytest.mark.parametrize("accelerator", [
-    Accelerator(rows=16, cols=16, dataflow="os", dram_bandwidth=8),
+    Accelerator(rows=16, cols=16, dataflow="os", dram_bandwidth_words_per_cycle=8),
     Accelerator(rows=8, cols=32, dataflow="ws", ifmap_sram_kb=4, filter_sram_kb=2,
-                ofmap_sram_kb=1, dram_bandwidth=2),
-    Accelerator(rows=64, cols=4, dataflow="is", dram_bandwidth=math.inf, word_bits=8),
+                ofmap_sram_kb=1, dram_bandwidth_words_per_cycle=2),
+    Accelerator(rows=64, cols=4, dataflow="is", dram_bandwidth_words_per_cycle=math.inf, word_bits=8),
 ], ids=["os", "ws", "is"])
 def test_network_totals_equal_simulate_network(network, accelerator):
     orders = {layer.name: Mapping(FOLD_ORDERS[i % 2]) for i, layer in enumerate(network)}
@@ -156,7 +156,7 @@ def test_network_totals_equal_simulate_network(network, accelerator):
 
 def test_vmap_over_accelerators_equals_one_at_a_time():
     network = resnet20()
-    accelerators = [Accelerator(rows=r, cols=c, dataflow=d, dram_bandwidth=b)
+    accelerators = [Accelerator(rows=r, cols=c, dataflow=d, dram_bandwidth_words_per_cycle=b)
                     for r, c, d, b in [(8, 8, "ws", 4.0), (32, 16, "os", 16.0), (16, 64, "is", 2.0),
                                        (4, 4, "os", math.inf)]]
     arrays = cost.layer_arrays(network)
@@ -183,7 +183,7 @@ def test_vmap_over_layers_equals_batched_layers():
 
 def test_space_accelerators_follow_the_space_order():
     space = HardwareSpace(rows=(4, 8), cols=(8,), dataflow=("os", "is"), ifmap_sram_kb=(1, 2),
-                          filter_sram_kb=(4,), ofmap_sram_kb=(2, 8), dram_bandwidth=(1.0, math.inf))
+                          filter_sram_kb=(4,), ofmap_sram_kb=(2, 8), dram_bandwidth_words_per_cycle=(1.0, math.inf))
     stacked = cost.space_accelerators(space)
     expected = cost.stack_accelerators(list(space.accelerators()))
     assert len(stacked.rows) == space.num_accelerators == 32
@@ -194,7 +194,7 @@ def test_space_accelerators_follow_the_space_order():
 def test_default_fold_order_and_custom_energy_table():
     layer = Layer.conv("c", C=32, M=48, H=14, W=14, kernel=3, N=2)
     accelerator = Accelerator(rows=8, cols=8, dataflow="os", ifmap_sram_kb=1, filter_sram_kb=1,
-                              ofmap_sram_kb=1, dram_bandwidth=2)
+                              ofmap_sram_kb=1, dram_bandwidth_words_per_cycle=2)
     table = EnergyTable(dram_energy_pj_per_64bit=640.0, sram_energy_size_exponent=0.3,
                         mult_area_um2=1000.0)
     report = EVALUATE(cost.layer_arrays([layer]), cost.accelerator_arrays(accelerator),
@@ -207,7 +207,7 @@ def test_default_fold_order_and_custom_energy_table():
 
 def test_design_cost_equals_the_simulator():
     network = resnet20()
-    accelerator = Accelerator(rows=16, cols=32, dataflow="ws", ifmap_sram_kb=8, dram_bandwidth=4)
+    accelerator = Accelerator(rows=16, cols=32, dataflow="ws", ifmap_sram_kb=8, dram_bandwidth_words_per_cycle=4)
     orders = {layer.name: FOLD_ORDERS[i % 2] for i, layer in enumerate(network)}
     design = HardwareDesign(accelerator, orders)
     predicted = cost.design_cost(network, design)
@@ -246,7 +246,7 @@ def test_bad_inputs_raise_value_errors_naming_them():
         cost.evaluate(arrays, accelerator, energy_table={"mult_energy_pj": 1.0})
     with pytest.raises(ValueError, match="network must be a sim.Network"):
         cost.design_cost([layer], HardwareDesign(Accelerator(), {}))
-    with pytest.raises(ValueError, match="design must be a dianjax.cost.hardware_space.HardwareDesign"):
+    with pytest.raises(ValueError, match="design must be a dianjax.cost.HardwareDesign"):
         cost.design_cost(resnet20(), Accelerator())
 
 

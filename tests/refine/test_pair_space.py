@@ -14,6 +14,7 @@ from dianjax.config import load_config
 from dianjax.refine.pair_space import PairSpace, combine_oracles, simulator_oracle, training_oracle
 from dianjax.nas.search_space import get_space
 from sim import Accelerator, EnergyTable, simulate_network
+from sim.systolic.energy import accelerator_area_mm2
 
 HARDWARE = (("rows", (16, 8, 32)), ("cols", (8, 16)), ("dataflow", ("ws", "os", "is")))
 
@@ -34,8 +35,8 @@ def test_dimensions_follow_both_spaces(pairs):
     assert (rows.name, rows.kind, rows.values) == ("rows", "ordinal", (8, 16, 32))
     assert (dataflow.kind, dataflow.values) == ("nominal", ("ws", "os", "is"))
     designs = list(space.enumerate())
-    areas = {EnergyTable().accelerator_area_mm2(pairs.accelerator(d)) for d in designs}
-    assert max(areas) <= 1.3 < EnergyTable().accelerator_area_mm2(Accelerator(rows=32, cols=16))
+    areas = {accelerator_area_mm2(pairs.accelerator(d), EnergyTable()) for d in designs}
+    assert max(areas) <= 1.3 < accelerator_area_mm2(Accelerator(rows=32, cols=16), EnergyTable())
     assert len(designs) < space.num_combinations
 
 

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 
-import numpy as np
 import pytest
 
 from dianjax import refine
@@ -118,15 +117,6 @@ def test_outputs(tmp_path):
     assert [tuple(p["design"]) for p in pareto] == [r.design for r in result.pareto]
     assert result.best in result.pareto  # the utility's maximizer is never dominated
     assert (tmp_path / "refine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.mark.parametrize("values, maximize, expected", [
-    ([[1, 5], [2, 4], [0, 0], [2, 4], [1, 4]], [True, True], [0, 1, 3]),
-    ([[1, 5], [2, 4], [0, 0], [3, 9]], [True, False], [1, 2, 3]),
-    ([[3.0], [1.0], [3.0]], [False], [1]),
-])
-def test_pareto_front(values, maximize, expected):
-    np.testing.assert_array_equal(refine.pareto_front(np.array(values), maximize), expected)
 
 
 @pytest.mark.parametrize("kwargs, match", [

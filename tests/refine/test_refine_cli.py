@@ -31,7 +31,7 @@ TINY = ["--config.surrogate.hidden_sizes=(8,)", "--config.surrogate.num_members=
 
 def _accelerator(**knobs):
     return Accelerator(**{**dict(rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64,
-                                 filter_sram_kb=64, ofmap_sram_kb=64, dram_bandwidth=16.0),
+                                 filter_sram_kb=64, ofmap_sram_kb=64, dram_bandwidth_words_per_cycle=16.0),
                           **knobs}).to_dict()
 
 
@@ -43,7 +43,7 @@ CANDIDATES = [
     (DERIVED_OPS, _accelerator(dataflow="os"), None),
     (DERIVED_OPS, _accelerator(rows=12), "accelerator.rows must be one of [8, 16, 32, 64]"),
     (["mb_k3_e1", "mb_k3_e1", "skip", "mb_k3_e1"], _accelerator(), "not an available op"),
-    (["mb_k5_e3"] * 4, _accelerator(cols=8, dram_bandwidth=4.0), None),
+    (["mb_k5_e3"] * 4, _accelerator(cols=8, dram_bandwidth_words_per_cycle=4.0), None),
 ]
 
 
@@ -156,10 +156,11 @@ def test_a_workdir_of_other_settings_is_refused(run_dir):
     config.budget = 30  # may change
     refine_cli.prepare(run_dir, config)
     config.train.num_epochs = 2
-    with pytest.raises(ValueError, match=r"different settings \(changed: \['train'\]\)"):
+    with pytest.raises(ValueError,
+                       match=r"different config \(changed: \['config\.train\.num_epochs'\]\)"):
         refine_cli.prepare(run_dir, config)
     other = _write_run(run_dir.parent / "other")
-    with pytest.raises(ValueError, match=r"changed: \['--from'\]"):
+    with pytest.raises(ValueError, match=r"changed: \['from'\]"):
         refine_cli.prepare(other, load_config("refine"), run_dir / "refine")
 
 
@@ -220,5 +221,5 @@ def test_errors_before_any_work(tmp_path, capsys, setup, argv, message):
     elif setup == "run":
         _write_run(run_dir)
     assert refine_cli.main(["--from", str(run_dir), *argv]) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
     assert not (run_dir / "refine").exists()

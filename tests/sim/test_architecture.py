@@ -22,7 +22,7 @@ def test_bad_integer_fields(field, bad):
 
 
 @pytest.mark.parametrize("field", ["ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb", "clock_mhz",
-                                   "dram_bandwidth"])
+                                   "dram_bandwidth_words_per_cycle"])
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "8"])
 def test_bad_positive_numbers(field, bad):
     with pytest.raises(ValueError, match=rf"Accelerator\.{field} must be a number > 0, got"):
@@ -33,7 +33,7 @@ def test_bad_positive_numbers(field, bad):
 def test_infinite_only_for_bandwidth(field):
     with pytest.raises(ValueError, match=rf"Accelerator\.{field} must be finite"):
         Accelerator(**{field: math.inf})
-    assert Accelerator(dram_bandwidth=math.inf).dram_bandwidth == math.inf
+    assert Accelerator(dram_bandwidth_words_per_cycle=math.inf).dram_bandwidth_words_per_cycle == math.inf
 
 
 def test_unknown_dataflow():

@@ -22,7 +22,7 @@ def test_prints_per_layer_table_and_totals(capsys):
 
 
 def test_writes_json_with_accelerator_file(tmp_path, capsys):
-    acc = Accelerator(rows=16, cols=16, dataflow="os", dram_bandwidth=8)
+    acc = Accelerator(rows=16, cols=16, dataflow="os", dram_bandwidth_words_per_cycle=8)
     acc.save(tmp_path / "acc.json")
     out_path = tmp_path / "out.json"
     assert dianjax_main(["simulate", "--network", "mobilenetv2", "--accelerator",

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from sim import Accelerator, EnergyTable, Layer, simulate_layer
-from sim.systolic.energy import layer_energy
+from sim.systolic.energy import accelerator_area_mm2, layer_energy
 
 TABLE = EnergyTable()
 
@@ -40,12 +40,12 @@ def test_area_by_hand():
                       ofmap_sram_kb=1)
     pe_um2 = 3495 + 137 + 3 * 32 * 7.57
     assert TABLE.pe_area_mm2(32) == pytest.approx(pe_um2 / 1e6)
-    assert TABLE.accelerator_area_mm2(acc) == pytest.approx(6 * pe_um2 / 1e6 + 7 * 0.00567)
+    assert accelerator_area_mm2(acc, TABLE) == pytest.approx(6 * pe_um2 / 1e6 + 7 * 0.00567)
 
 
 def test_layer_energy_by_component():
     acc = Accelerator(word_bits=32, ifmap_sram_kb=16, filter_sram_kb=64, ofmap_sram_kb=2)
-    energy = layer_energy(100, (10, 20, 30), 5, acc, TABLE)
+    energy = layer_energy(100, (10, 20, 30), 5, acc.word_bits, (acc.ifmap_sram_kb, acc.filter_sram_kb, acc.ofmap_sram_kb), TABLE)
     assert energy.mac_pj == pytest.approx(100 * 3.2)
     assert energy.register_pj == pytest.approx(100 * 3 * 1.0)
     assert energy.ifmap_sram_pj == pytest.approx(10 * TABLE.sram_energy_pj(8, 32))

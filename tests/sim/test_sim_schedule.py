@@ -88,7 +88,7 @@ def _case_accelerator(rows, cols, dataflow, memory):
     ifmap_kb, filter_kb, ofmap_kb = (float(kb) for kb in sizes.split("/"))
     return Accelerator(rows=rows, cols=cols, dataflow=dataflow, ifmap_sram_kb=ifmap_kb,
                        filter_sram_kb=filter_kb, ofmap_sram_kb=ofmap_kb,
-                       dram_bandwidth=float(bandwidth))
+                       dram_bandwidth_words_per_cycle=float(bandwidth))
 
 
 @pytest.mark.parametrize("dims, rows, cols, dataflow, memory, expected", SCALE_SIM_CASES)

@@ -1,0 +1,16 @@
+"""The cost model's hardware templates by name (``config.hardware.template``)."""
+
+from __future__ import annotations
+
+from dianjax.cost import systolic
+from dianjax.cost.template import CostTemplate
+
+TEMPLATES: dict[str, CostTemplate] = {template.name: template for template in (systolic.TEMPLATE,)}
+TEMPLATE_NAMES = tuple(TEMPLATES)
+
+
+def get_template(name: str) -> CostTemplate:
+    """The template called ``name``; a ValueError listing the known names otherwise."""
+    if name not in TEMPLATES:
+        raise ValueError(f"hardware template must be one of {list(TEMPLATES)}, got {name!r}")
+    return TEMPLATES[name]

@@ -1,0 +1,33 @@
+"""Hardware templates: what an accelerator family contributes to the simulator, and their registry.
+
+A template is plain data plus pure functions, as an optax transformation is: the description of
+its architecture (a frozen, self-validating dataclass with ``to_dict``/``from_dict``), of its
+per-layer mapping (likewise, with a default), an exact ``simulate_layer`` and the report type that
+sums a network. :func:`sim.simulate_network` dispatches on the architecture's type, so a new
+template needs no change to the simulator's callers; :mod:`sim.registry` lists them by name. The differentiable side of a template (its
+``jax.numpy`` evaluation and knob schema) lives in :mod:`dianjax.cost.templates`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+    """One accelerator family, as the simulator sees it.
+
+    Attributes:
+      name: the name configs use (``config.hardware.template``).
+      architecture: the architecture description class.
+      mapping: the per-layer mapping description class; ``mapping()`` is the default mapping.
+      simulate_layer: ``(layer, architecture, mapping, energy_table) -> layer report``, exact.
+      network_report: ``(network name, architecture, layer reports) -> network report``.
+    """
+
+    name: str
+    architecture: type
+    mapping: type
+    simulate_layer: Callable
+    network_report: Callable
