@@ -25,6 +25,12 @@ _COMMANDS = {
 }
 
 
+def report_error(error: BaseException) -> int:
+    """Prints ``error: ...`` on stderr and returns exit code 2: bad input, for every command."""
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+
+
 def run_with_config(parser: argparse.ArgumentParser, argv: list[str] | None, default_config: str,
                     command: Callable[[argparse.Namespace, ml_collections.ConfigDict, str], int]
                     ) -> int:
@@ -43,8 +49,7 @@ def run_with_config(parser: argparse.ArgumentParser, argv: list[str] | None, def
         spec = spec or default_config
         return command(args, load_config(spec, overrides), spec)
     except (ValueError, DatasetNotPreparedError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_error(error)
 
 
 def _usage() -> str:

@@ -1,41 +1,56 @@
 """Experiment configs: Python files with ``get_config(arg=None) -> ml_collections.ConfigDict``.
 
-A config is named by path (``configs/cifar10.py``), by bare name (``cifar10`` -> ``configs/cifar10.py``
-of this checkout), optionally with an argument (``configs/sweep.py:edp``). Command-line overrides
-``--config.key.sub=value`` are parsed as Python literals and type-checked against the default: an
-unknown key or a value of the wrong type fails at once with the key named.
+A config is named by path (``configs/cifar10.py``) or by bare name (``cifar10``: a bundled config, the
+repo's top-level ``configs/`` folder, installed as the package ``dianjax.configs``), optionally with an
+argument (``configs/sweep.py:edp``). Command-line overrides ``--config.key.sub=value`` are parsed as
+Python literals and type-checked against the default: an unknown key or a value of the wrong type fails
+at once with the key named.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.resources
 import importlib.util
 from collections.abc import Iterable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import ml_collections
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+BUNDLED_PACKAGE = "dianjax.configs"  # pyproject.toml maps it onto the top-level configs/ folder
 
 
-def _config_path(spec: str) -> tuple[Path, str | None]:
+def bundled_configs() -> dict[str, Traversable]:
+    """The bundled configs by name, found through ``importlib.resources`` (so in any install)."""
+    try:
+        folder = importlib.resources.files(BUNDLED_PACKAGE)
+    except ModuleNotFoundError:  # an install made before configs/ was packaged
+        return {}
+    return {entry.name[:-3]: entry for entry in folder.iterdir()
+            if entry.name.endswith(".py") and not entry.name.startswith("_")}
+
+
+def _config_source(spec: str) -> tuple[Path | Traversable, str | None]:
     path_text, _, arg = spec.partition(":")
     path = Path(path_text)
-    if not path.suffix and not path.is_file():  # a bare name, even if a run dir has that name
-        path = CONFIG_DIR / f"{path_text}.py"
-    if not path.is_file():
-        known = sorted(p.stem for p in CONFIG_DIR.glob("*.py")) if CONFIG_DIR.is_dir() else []
-        raise ValueError(f"--config: no config file {str(path)!r}; give a path to a .py file with "
-                         f"get_config() or one of the bundled names {known}")
-    return path, (arg or None)
+    if path.is_file():
+        return path, (arg or None)
+    bundled = bundled_configs()
+    if not path.suffix and path_text in bundled:  # a bare name, even if a run dir has that name
+        return bundled[path_text], (arg or None)
+    missing = "" if bundled else f" (package {BUNDLED_PACKAGE} not found: reinstall dianjax)"
+    raise ValueError(f"--config: no config file {path_text!r}; give a path to a .py file with "
+                     f"get_config() or one of the bundled names {sorted(bundled)}{missing}")
 
 
 def load_config(spec: str, overrides: Iterable[str] = ()) -> ml_collections.ConfigDict:
     """Loads a config file and applies ``key=value`` overrides (without the ``--config.`` prefix)."""
-    path, arg = _config_path(spec)
-    module_spec = importlib.util.spec_from_file_location(f"_dianjax_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    source, arg = _config_source(spec)
+    with importlib.resources.as_file(source) as path:
+        module_spec = importlib.util.spec_from_file_location(f"_dianjax_config_{path.stem}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
     if not hasattr(module, "get_config"):
         raise ValueError(f"--config: {path} defines no get_config(arg=None) function")
     config = module.get_config(arg) if arg is not None else module.get_config()

@@ -44,6 +44,7 @@ from dianjax.config import load_config, split_config_args
 from dianjax.data import DATASETS
 from dianjax.search.config import MODES, make_setup
 from dianjax.nas.search_space import OP_SPECS, SearchSpace, get_space
+from dianjax.cli import report_error
 
 TABLE_COLUMNS = ("method", "seed", "ops", "accelerator", "supernet_val", "supernet_test",
                  "derived_test", "latency_s", "energy_pj", "area_mm2", "edp", "err_latency_s",
@@ -103,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for run_config in runs.values():
             make_setup(run_config)  # every run's config is valid before the first one starts
     except ValueError as error:
-        print(f"error: {error}")
-        return 2
+        return report_error(error)
     for name, run_config in tqdm.tqdm(runs.items(), desc="ablations", unit="run", disable=None):
         pareto.run_or_load(run_config, out / "runs" / name)
     rows = pareto.collect_results(out / "runs")

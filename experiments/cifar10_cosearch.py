@@ -35,6 +35,7 @@ from dianjax.analysis import plots
 from dianjax.config import load_config, split_config_args
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.search.result import RESULT_FILE, summary_table
+from dianjax.cli import report_error
 
 
 def scale(setup: SearchSetup) -> str:
@@ -61,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(spec or "cifar10", ["final_train.enabled=True", *overrides])
         setup = make_setup(config)
     except ValueError as error:
-        print(f"error: {error}")
-        return 2
+        return report_error(error)
     backend = jax.default_backend()
     if backend == "cpu" and not args.force:
         print(f"cifar10_cosearch: JAX sees no GPU or TPU (backend {backend!r}). This run is "
               f"{scale(setup)}: it is meant for one GPU. Rerun with --force to run it here anyway, "
-              f"or try the same pipeline on the embedded digits: --config quickstart --force")
+              f"or try the same pipeline on the embedded digits: --config quickstart --force",
+              file=sys.stderr)
         return 2
     print(f"cifar10_cosearch on {backend}: {scale(setup)}")
     out = Path(args.out)

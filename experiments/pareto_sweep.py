@@ -73,6 +73,7 @@ from dianjax.search.config import OBJECTIVES, SearchSetup, make_setup
 from dianjax.search.result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
 from dianjax.search.steps import SearchState, init_state, make_optimizers
 from dianjax.nas.supernet import DerivedNetwork
+from dianjax.cli import report_error
 
 SEARCH_METHODS = ("joint", "fixed_hw", "decoupled", "no_hw_loss")
 METHODS = (*SEARCH_METHODS, "random")
@@ -264,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         for run_config in configs.values():
             make_setup(run_config)  # every run's config is valid before the first one starts
     except ValueError as error:
-        print(f"error: {error}")
-        return 2
+        return report_error(error)
     out = Path(args.out)
     for run in tqdm.tqdm(runs, desc="runs", unit="run", disable=None):
         pareto.run_or_load(configs[run], out / "runs" / run.name)

@@ -55,23 +55,22 @@ def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str
 
 
 RENAMED_FIELDS = {
-    "dram_bandwidth": "dram_bandwidth_words_per_cycle",
-    "max_latency_ms": "max_latency_s",
+    "dram_bandwidth": ("dram_bandwidth_words_per_cycle", "same value"),
+    "max_latency_ms": ("max_latency_s", "divide the value by 1000"),
 }
-"""Fields renamed to carry their unit (old name -> new name): files written before the rename fail
-with a message naming both, never silently misread."""
+"""Fields renamed to carry their unit: old name -> (new name, how to convert). Files written before
+the rename fail with a message naming both, never silently misread."""
 
 
 def known_keys(owner: str, data: Mapping[str, object], allowed: Iterable[str]) -> None:
     """Raises a ValueError if ``data`` has keys outside ``allowed`` (typos in JSON files), naming
     the new name of a field renamed since the file was written (:data:`RENAMED_FIELDS`)."""
-    unknown = sorted(set(data) - set(allowed))
-    renamed = [key for key in unknown if RENAMED_FIELDS.get(key) in set(allowed)]
-    if renamed:
-        key = renamed[0]
-        raise ValueError(f"{owner}.{key} was renamed to {owner}.{RENAMED_FIELDS[key]} (units in "
-                         f"field names); this file or config was written by an older dianjax: "
-                         f"rename the field (max_latency_ms -> max_latency_s also converts "
-                         f"milliseconds to seconds)")
+    allowed = set(allowed)
+    unknown = sorted(set(data) - allowed)
+    for key in unknown:
+        new, conversion = RENAMED_FIELDS.get(key, (None, None))
+        if new in allowed:
+            raise ValueError(f"{owner}.{key} was renamed to {owner}.{new} (units in field names; "
+                             f"{conversion}): this file or config was written by an older dianjax")
     if unknown:
         raise ValueError(f"{owner} got unknown field(s) {unknown}; allowed fields: {sorted(allowed)}")

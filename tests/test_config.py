@@ -1,5 +1,8 @@
 """Config loading and command-line overrides: type checks and clear errors."""
 
+from pathlib import Path
+
+import ml_collections
 import pytest
 
 from dianjax import config as config_lib
@@ -54,8 +57,26 @@ def test_bad_overrides_name_the_key(config_path, override, message):
 
 
 def test_missing_config_file_lists_bundled_names(tmp_path):
-    with pytest.raises(ValueError, match=r"no config file .*nope\.py"):
+    with pytest.raises(ValueError, match=r"no config file .*nope\.py.*bundled names \['cifar10'"):
         config_lib.load_config(str(tmp_path / "nope.py"))
+    with pytest.raises(ValueError, match=r"no config file 'nope'.*'quickstart', 'refine'"):
+        config_lib.load_config("nope")
+
+
+def test_every_bundled_config_resolves_by_name(tmp_path, monkeypatch):
+    """The repo's configs/*.py are the bundled names, found through the installed package."""
+    monkeypatch.chdir(tmp_path)  # bare names do not depend on the working directory
+    folder = Path(__file__).resolve().parents[1] / "configs"  # this checkout's configs/
+    names = {p.stem for p in folder.glob("*.py") if not p.name.startswith("_")}
+    assert {"quickstart", "cifar10", "train_derived"} <= names
+    assert set(config_lib.bundled_configs()) == names
+    for name in sorted(names):
+        assert isinstance(config_lib.load_config(name), ml_collections.ConfigDict), name
+
+
+def test_a_bundled_name_takes_an_argument():
+    source, arg = config_lib._config_source("refine:edp")
+    assert (source.name, arg) == ("refine.py", "edp")
 
 
 def test_a_bundled_name_wins_over_a_directory_of_that_name(tmp_path, monkeypatch):

@@ -61,7 +61,7 @@ def test_plan_sweeps_lam_only_where_it_enters():
 ])
 def test_sweep_rejects_bad_arguments_before_any_run(args, message, tmp_path, capsys):
     assert sweep.main([*args, "--out", str(tmp_path / "out")]) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -195,7 +195,7 @@ def test_ablations_table(swept, tmp_path, capsys):
 def test_cifar10_refuses_on_cpu_without_force(tmp_path, capsys):
     out = tmp_path / "run"
     assert cosearch.main(["--out", str(out)]) == 2
-    text = capsys.readouterr().out
+    text = capsys.readouterr().err
     assert "--force" in text and "9750 search steps" in text and "200 epochs" in text
     assert not out.exists()
 

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from dianjax.metrics_log import read_metrics
+from dianjax.cli import report_error
 
 # Units of the logged scalars (runs before 2026-12-02 logged latency_ms and energy_uj).
 UNITS = {
@@ -144,6 +145,5 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         for path in plot_run(args.run_dir):
             print(f"wrote {path}")
     except ValueError as error:
-        print(f"error: {error}")
-        return 2
+        return report_error(error)
     return 0

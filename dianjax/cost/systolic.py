@@ -389,23 +389,6 @@ SCHEMA = KnobSchema(
 clock (the defaults are the 12,288-accelerator space of the quickstart)."""
 
 
-class KnobTables(NamedTuple):
-    """Per-knob choice values as the fields of AcceleratorArrays (each indexed by its knob's choice)."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    dataflow: np.ndarray
-    ifmap_buffer_words: np.ndarray
-    filter_buffer_words: np.ndarray
-    ofmap_buffer_words: np.ndarray
-    ifmap_sram_kb: np.ndarray
-    filter_sram_kb: np.ndarray
-    ofmap_sram_kb: np.ndarray
-    dram_bandwidth_words_per_cycle: np.ndarray
-    word_bits: int
-    clock_mhz: float
-
-
 # The knob whose choice sets each AcceleratorArrays field.
 _FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
                "ifmap_buffer_words": "ifmap_sram_kb", "filter_buffer_words": "filter_sram_kb",
@@ -414,8 +397,9 @@ _FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
                "dram_bandwidth_words_per_cycle": "dram_bandwidth_words_per_cycle"}
 
 
-def knob_tables(space) -> KnobTables:
-    """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words)."""
+def knob_tables(space) -> AcceleratorArrays:
+    """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words):
+    each field holds its knob's choices in order; ``word_bits`` and ``clock_mhz`` the fixed values."""
     base = space.base_accelerator()
     for knob, choices in space.choices():   # ValueError for a value the cost model cannot hold
         for value in choices:
@@ -424,7 +408,7 @@ def knob_tables(space) -> KnobTables:
     sram = {f"{op}_buffer_words": buffer_words(getattr(space, f"{op}_sram_kb"), bits,
                                                f"{op}_buffer_words")
             for op in ("ifmap", "filter", "ofmap")}
-    return KnobTables(
+    return AcceleratorArrays(
         rows=np.asarray(space.rows, np.int32), cols=np.asarray(space.cols, np.int32),
         dataflow=np.asarray([DATAFLOWS.index(d) for d in space.dataflow], np.int32), **sram,
         ifmap_sram_kb=np.asarray(space.ifmap_sram_kb, np.float64),
@@ -434,7 +418,7 @@ def knob_tables(space) -> KnobTables:
         word_bits=bits, clock_mhz=float(space.clock_mhz))
 
 
-def gather_accelerators(tables: KnobTables, indices, xp=jnp) -> AcceleratorArrays:
+def gather_accelerators(tables: AcceleratorArrays, indices, xp=jnp) -> AcceleratorArrays:
     """AcceleratorArrays of the accelerators with choice ``indices[..., i]`` of knob ``KNOBS[i]``."""
     fields = {field: xp.take(xp.asarray(getattr(tables, field)),
                              indices[..., KNOBS.index(knob)], axis=0)

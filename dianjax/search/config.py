@@ -140,8 +140,31 @@ def _check_fixed(config: ml_collections.ConfigDict, space: SearchSpace,
                                  f"{list(getattr(hardware, knob))}")
 
 
+_TEMPLATE_SECTIONS = ("hardware", "search.fixed_hardware")   # fields set by the hardware template
+
+
+def _check_fields(config, reference, path: str = "config") -> None:
+    """Every section holds exactly the fields of :func:`base_config` (unknown or renamed fields of an
+    older config file fail here, named by their full path); template sections are checked by the
+    hardware space."""
+    checks.known_keys(path, dict(config), tuple(reference))
+    missing = sorted(set(reference) - set(config))
+    if missing:
+        raise ValueError(f"{path} lacks field(s) {missing}; start from "
+                         f"dianjax.search.config.base_config()")
+    for key, value in reference.items():
+        child = f"{path}.{key}"
+        if isinstance(value, ml_collections.ConfigDict) and child[len("config."):] not in \
+                _TEMPLATE_SECTIONS:
+            if not isinstance(config[key], (ml_collections.ConfigDict, dict)):
+                raise ValueError(f"{child} must be a section with fields {sorted(value)}, "
+                                 f"got {config[key]!r}")
+            _check_fields(config[key], value, child)
+
+
 def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     """Validates ``config`` (every field, before any expensive work) and builds the static setup."""
+    _check_fields(config, base_config())
     checks.non_negative_int("config", "seed", config.seed)
     checks.one_of("config", "space", config.space, SPACES)
     checks.one_of("config", "data.dataset", config.data.dataset, data.DATASETS)

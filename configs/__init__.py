@@ -1,0 +1,1 @@
+"""Bundled experiment configs, installed as the package dianjax.configs (see dianjax/config.py)."""
