@@ -42,10 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dianjax import refine
-
-from dianjax.refine import acquisition
-
-from dianjax.refine import surrogate
+from dianjax.refine import acquisition, surrogate
 from dianjax.refine.encoding import Design, DesignSpace, Dimension
 from sim import Accelerator, EnergyTable, Layer, Network, simulate_network
 from sim.systolic.energy import accelerator_area_mm2

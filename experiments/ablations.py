@@ -40,11 +40,11 @@ import ml_collections
 import tqdm
 
 from dianjax.analysis import pareto
+from dianjax.cli import report_error
 from dianjax.config import load_config, split_config_args
 from dianjax.data import DATASETS
-from dianjax.search.config import MODES, make_setup
 from dianjax.nas.search_space import OP_SPECS, SearchSpace, get_space
-from dianjax.cli import report_error
+from dianjax.search.config import MODES, make_setup
 
 TABLE_COLUMNS = ("method", "seed", "ops", "accelerator", "supernet_val", "supernet_test",
                  "derived_test", "latency_s", "energy_pj", "area_mm2", "edp", "err_latency_s",

@@ -29,13 +29,11 @@ from pathlib import Path
 
 import jax
 
-from dianjax.analysis import pareto
-
-from dianjax.analysis import plots
+from dianjax.analysis import pareto, plots
+from dianjax.cli import report_error
 from dianjax.config import load_config, split_config_args
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.search.result import RESULT_FILE, summary_table
-from dianjax.cli import report_error
 
 
 def scale(setup: SearchSetup) -> str:

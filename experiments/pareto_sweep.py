@@ -65,15 +65,14 @@ import orbax.checkpoint as ocp
 import tqdm
 
 from dianjax import data, parallel
-
 from dianjax.analysis import pareto
+from dianjax.cli import report_error
 from dianjax.config import load_config, split_config_args
 from dianjax.cost.hardware_space import HardwareDesign
+from dianjax.nas.supernet import DerivedNetwork
 from dianjax.search.config import OBJECTIVES, SearchSetup, make_setup
 from dianjax.search.result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
 from dianjax.search.steps import SearchState, init_state, make_optimizers
-from dianjax.nas.supernet import DerivedNetwork
-from dianjax.cli import report_error
 
 SEARCH_METHODS = ("joint", "fixed_hw", "decoupled", "no_hw_loss")
 METHODS = (*SEARCH_METHODS, "random")

@@ -10,16 +10,16 @@ Importing ``sim`` never imports JAX: the simulator is the independent ground tru
 differentiable cost model in ``dianjax`` is validated against.
 """
 
-from sim.systolic.architecture import DATAFLOWS, Accelerator
 from sim.energy import EnergyTable
+from sim.networks import NETWORKS, get_network, mobilenetv2, resnet20, vgg11
 from sim.registry import TEMPLATES, get_template, template_of
+from sim.simulator import simulate_layer, simulate_network
+from sim.systolic.architecture import DATAFLOWS, Accelerator
 from sim.systolic.energy import EnergyBreakdown
 from sim.systolic.lowering import GemmShape, gemm_shape
 from sim.systolic.mapping import FOLD_ORDERS, MAPPINGS, Mapping
-from sim.networks import NETWORKS, get_network, mobilenetv2, resnet20, vgg11
 from sim.systolic.report import LayerReport, NetworkReport
 from sim.systolic.schedule import FoldSchedule, fold_schedule
-from sim.simulator import simulate_layer, simulate_network
 from sim.template import Template
 from sim.workload import Layer, Network
 

@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.systolic.architecture import Accelerator
 from sim.networks import NETWORKS, get_network
-from sim.systolic.report import NetworkReport
 from sim.simulator import simulate_network
+from sim.systolic.architecture import Accelerator
+from sim.systolic.report import NetworkReport
 from sim.workload import Network
 
 

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from dianjax import data
-
 from dianjax.analysis import pareto
 from dianjax.config import load_config
-from dianjax.search.config import MODES, make_setup
 from dianjax.nas.search_space import get_space
+from dianjax.search.config import MODES, make_setup
 from sim import simulate_network
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"

@@ -15,8 +15,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dianjax.metrics_log import read_metrics
 from dianjax.cli import report_error
+from dianjax.metrics_log import read_metrics
 
 # Units of the logged scalars (runs before 2026-12-02 logged latency_ms and energy_uj).
 UNITS = {

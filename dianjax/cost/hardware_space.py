@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterator, Mapping as MappingType, Sequence
+from collections.abc import Iterator, Sequence
+from collections.abc import Mapping as MappingType
 
 import numpy as np
 

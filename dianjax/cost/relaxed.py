@@ -52,7 +52,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dianjax.cost.hardware_space import HardwareSpace
-from dianjax.cost.objectives import Metrics, objective as normalized_objective, objective_weights
+from dianjax.cost.objectives import Metrics, objective_weights
+from dianjax.cost.objectives import objective as normalized_objective
 from dianjax.nas.search_space import LayerTable
 from sim import checks
 from sim.energy import EnergyTable

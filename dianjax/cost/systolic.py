@@ -33,10 +33,10 @@ that can exceed 2^31 (counts, MACs, cycles) are computed in the default float dt
 
 from __future__ import annotations
 
-from collections.abc import Mapping as MappingType, Sequence
-from typing import NamedTuple
-
 import dataclasses
+from collections.abc import Mapping as MappingType
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import chex
 import jax
@@ -44,8 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dianjax.cost.template import CostTemplate, KnobSchema
-from sim.systolic.architecture import DATAFLOWS, Accelerator
 from sim.energy import EnergyTable
+from sim.systolic.architecture import DATAFLOWS, Accelerator
 from sim.systolic.energy import area_mm2, layer_energy
 from sim.systolic.mapping import FOLD_ORDERS, Mapping
 from sim.systolic.memory import OPERAND_INDEX

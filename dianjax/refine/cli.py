@@ -41,9 +41,9 @@ from dianjax.checkpoints import CONFIG_FILE, check_same_config, write_config
 from dianjax.refine.acquisition import AcquisitionConfig
 from dianjax.refine.encoding import Design
 from dianjax.refine.pair_space import (SIMULATOR_METRICS, Oracle, PairSpace, combine_oracles,
-                                simulator_oracle, training_oracle)
-from dianjax.search.config import SearchSetup, make_setup
+                                       simulator_oracle, training_oracle)
 from dianjax.refine.surrogate import SurrogateConfig
+from dianjax.search.config import SearchSetup, make_setup
 from dianjax.train import SCHEDULE_FIELDS, validate_schedule
 from sim import checks
 from sim.systolic.architecture import Accelerator

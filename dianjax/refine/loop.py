@@ -35,9 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from dianjax.analysis.front import pareto_front
-from dianjax.refine import acquisition
-
-from dianjax.refine import surrogate
+from dianjax.refine import acquisition, surrogate
 from dianjax.refine.encoding import Design, DesignSpace
 from sim import checks
 

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import ml_collections
 
-from dianjax.refine.encoding import NOMINAL, ORDINAL, Design, DesignSpace, Dimension
 from dianjax.nas.search_space import SearchSpace
 from dianjax.nas.supernet import DerivedNetwork
+from dianjax.refine.encoding import NOMINAL, ORDINAL, Design, DesignSpace, Dimension
 from sim import checks
-from sim.systolic.architecture import Accelerator
 from sim.energy import EnergyTable
 from sim.simulator import simulate_network
+from sim.systolic.architecture import Accelerator
 from sim.systolic.energy import accelerator_area_mm2
 
 Oracle = Callable[[Design], Mapping[str, float]]

@@ -8,7 +8,8 @@
 """
 
 from dianjax.search.config import MODES, SearchSetup, base_config, make_setup
-from dianjax.search.loop import CONFIG_FILE, run_search
+from dianjax.checkpoints import CONFIG_FILE
+from dianjax.search.loop import run_search
 from dianjax.search.result import RESULT_FILE
 
 __all__ = ["CONFIG_FILE", "MODES", "RESULT_FILE", "SearchSetup", "base_config", "make_setup",

@@ -25,10 +25,9 @@ import orbax.checkpoint as ocp
 import tqdm
 
 from dianjax import cost, data, parallel
-from dianjax.checkpoints import CONFIG_FILE, check_same_config, restore_latest, write_config
-
-from dianjax.nas import gumbel
+from dianjax.checkpoints import check_same_config, restore_latest, write_config
 from dianjax.metrics_log import MetricsWriter
+from dianjax.nas import gumbel
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.search.result import RESULT_FILE, finalize, summary_table
 from dianjax.search.steps import (WARMUP, SearchState, init_state, make_optimizers, phase_at,

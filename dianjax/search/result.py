@@ -25,13 +25,12 @@ import jax
 import numpy as np
 
 from dianjax import cost, data, parallel
-
-from dianjax.nas import gumbel
 from dianjax.cost.hardware_space import HardwareDesign
+from dianjax.nas import gumbel
 from dianjax.nas.search_space import LayerTable
+from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
 from dianjax.search.config import SearchSetup
 from dianjax.search.steps import SearchState
-from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
 from sim.simulator import simulate_network
 from sim.workload import Network
 

@@ -27,10 +27,9 @@ import jax.numpy as jnp
 import optax
 
 from dianjax import cost
-
 from dianjax.nas import gumbel
-from dianjax.search.config import SearchSetup
 from dianjax.nas.supernet import Supernet, init_supernet
+from dianjax.search.config import SearchSetup
 from dianjax.train import cross_entropy, make_optimizer
 
 

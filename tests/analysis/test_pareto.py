@@ -6,8 +6,8 @@ import json
 import pytest
 
 from dianjax.analysis import pareto
-from dianjax.config import load_config
 from dianjax.analysis.pareto import Reference
+from dianjax.config import load_config
 
 
 @pytest.mark.parametrize("call, message", [

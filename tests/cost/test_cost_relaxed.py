@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dianjax import cost
-from dianjax.cost.relaxed import space_indices
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
+from dianjax.cost.relaxed import space_indices
 from dianjax.cost.systolic import KNOBS
 from dianjax.nas.search_space import SearchSpace, layer_table, quickstart_space
 from sim import FOLD_ORDERS, Accelerator, Network, simulate_network

@@ -6,7 +6,8 @@ import pytest
 from dianjax import cost
 from dianjax.cost import systolic
 from dianjax.nas.search_space import layer_table, quickstart_space
-from sim import Accelerator, get_template as sim_template
+from sim import Accelerator
+from sim import get_template as sim_template
 
 TABLE = layer_table(quickstart_space())
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dianjax.nas.search_space import (OPS, SPACES, SearchSpace, cifar_space, get_space, imagenet_space,
-                                  layer_table, quickstart_space)
+from dianjax.nas.search_space import (OPS, SPACES, SearchSpace, cifar_space, get_space,
+                                      imagenet_space, layer_table, quickstart_space)
 from sim.workload import Network
 
 TINY = dict(image_size=4, in_channels=1, num_classes=2, stem_channels=2,

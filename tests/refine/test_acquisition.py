@@ -7,10 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dianjax.refine import acquisition
-
-from dianjax.refine import surrogate
-from dianjax.refine.encoding import Dimension, DesignSpace, EncodingBlock
+from dianjax.refine import acquisition, surrogate
+from dianjax.refine.encoding import DesignSpace, Dimension, EncodingBlock
 
 TINY = surrogate.SurrogateConfig(hidden_sizes=(8, 8), num_members=3, num_steps=30)
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dianjax.refine.encoding import Dimension, DesignSpace
+from dianjax.refine.encoding import DesignSpace, Dimension
 
 OPS = ("conv3", "conv5", "dwsep3", "skip")
 

@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 
 from dianjax import refine
-
-from dianjax.refine import acquisition
-
-from dianjax.refine import surrogate
 from dianjax.config import load_config
-from dianjax.refine.pair_space import PairSpace, combine_oracles, simulator_oracle, training_oracle
 from dianjax.nas.search_space import get_space
+from dianjax.refine import acquisition, surrogate
+from dianjax.refine.pair_space import PairSpace, combine_oracles, simulator_oracle, training_oracle
 from sim import Accelerator, EnergyTable, simulate_network
 from sim.systolic.energy import accelerator_area_mm2
 

@@ -6,11 +6,8 @@ import json
 import pytest
 
 from dianjax import refine
-
-from dianjax.refine import acquisition
-
-from dianjax.refine import surrogate
-from dianjax.refine.encoding import Dimension, DesignSpace
+from dianjax.refine import acquisition, surrogate
+from dianjax.refine.encoding import DesignSpace, Dimension
 
 SPACE = DesignSpace((Dimension("a", tuple(range(6))), Dimension("b", (8, 16, 32, 64)),
                      Dimension("df", ("ws", "os", "is"), "nominal")),

@@ -11,13 +11,12 @@ import math
 import pytest
 
 from dianjax import data, refine
-
-from dianjax.refine import cli as refine_cli
 from dianjax.cli import main as dianjax_main
 from dianjax.config import load_config
-from dianjax.refine.pair_space import SIMULATOR_METRICS
 from dianjax.nas.search_space import get_space
 from dianjax.nas.supernet import DerivedNetwork
+from dianjax.refine import cli as refine_cli
+from dianjax.refine.pair_space import SIMULATOR_METRICS
 from sim import Accelerator, simulate_network
 
 AREA_LIMIT_MM2 = 3.0

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dianjax.config import load_config
-from dianjax.search.loop import main, run_search
 from dianjax.search.config import MODES, make_setup
+from dianjax.search.loop import main, run_search
 from dianjax.search.result import top_choices
 from dianjax.search.steps import WARMUP, Phase, initial_logits, phase_at
 from sim import Accelerator, Network, simulate_network

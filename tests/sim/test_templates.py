@@ -4,8 +4,8 @@ import pytest
 
 from sim import (TEMPLATES, Accelerator, Layer, Mapping, get_template, resnet20, simulate_layer,
                  simulate_network, template_of)
-from sim.systolic import simulator as systolic_simulator
 from sim.energy import EnergyTable
+from sim.systolic import simulator as systolic_simulator
 
 
 def test_registry_names_the_systolic_template():
