@@ -5,7 +5,8 @@ layers x arrays x dataflows and compares, for each case, its compute cycles ("To
 "Stall Cycles" of COMPUTE_REPORT.csv) and its ifmap/filter SRAM reads and ofmap SRAM writes
 (DETAILED_ACCESS_REPORT.csv) with
 
-* the cycle-stepping engine ``sim.systolic.engine`` (cases whose engine run fits ``--engine-budget-s``), and
+* the cycle-stepping engine ``sim.systolic.engine`` (cases whose engine run fits
+  ``--engine-budget-s``), and
 * the fast model ``sim.simulate_layer`` when it is installed (otherwise that column is skipped).
 
 SCALE-Sim has no batch, no padding and no groups. Each case is fed to it as one group of the layer:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 # name -> (module with ``main(argv, prog)``, one-line help)
 _COMMANDS = {
-    "search": ("dianjax.search.loop", "jointly search a network and its accelerator (quickstart by default)"),
+    "search": ("dianjax.search.loop",
+               "jointly search a network and its accelerator (quickstart by default)"),
     "simulate": ("sim.cli", "simulate a network on an accelerator with the exact simulator"),
     "plot": ("dianjax.analysis.plots", "draw a search run's curves and choice probabilities (PNG)"),
     "train": ("dianjax.train", "train a derived network from scratch and test it (final training)"),

@@ -1,10 +1,10 @@
 """Experiment configs: Python files with ``get_config(arg=None) -> ml_collections.ConfigDict``.
 
-A config is named by path (``configs/cifar10.py``) or by bare name (``cifar10``: a bundled config, the
-repo's top-level ``configs/`` folder, installed as the package ``dianjax.configs``), optionally with an
-argument (``configs/sweep.py:edp``). Command-line overrides ``--config.key.sub=value`` are parsed as
-Python literals and type-checked against the default: an unknown key or a value of the wrong type fails
-at once with the key named.
+A config is named by path (``configs/cifar10.py``) or by bare name (``cifar10``: a bundled config,
+the repo's top-level ``configs/`` folder, installed as the package ``dianjax.configs``), optionally
+with an argument (``configs/sweep.py:edp``). Command-line overrides ``--config.key.sub=value`` are
+parsed as Python literals and type-checked against the default: an unknown key or a value of the
+wrong type fails at once with the key named.
 """
 
 from __future__ import annotations

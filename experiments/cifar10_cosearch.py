@@ -16,8 +16,8 @@ quickstart --force`` runs the same pipeline on the embedded digits on a CPU).
 
 ``OUT`` is the search's run directory: rerunning resumes an interrupted search (and final training)
 from its checkpoints, and reads a finished one back. Prints the result's summary; writes
-``summary.csv`` (one row, :data:`dianjax.analysis.pareto.ROW_COLUMNS`), ``summary.json`` and the run's plots
-(``curves.png``, ``op_probs.png``, ``hw_probs.png``).
+``summary.csv`` (one row, :data:`dianjax.analysis.pareto.ROW_COLUMNS`), ``summary.json`` and the
+run's plots (``curves.png``, ``op_probs.png``, ``hw_probs.png``).
 """
 
 from __future__ import annotations

@@ -37,9 +37,10 @@ the same exact simulator (``sim.simulate_network``), so the fronts are comparabl
 The front is drawn and the hypervolume computed for ``--accuracy`` (default ``derived_test`` if
 ``config.final_train.enabled``, else ``supernet_val``) against the simulated EDP (pJ s), every
 method against one reference point: accuracy 0 and the worst EDP of all points x 1.1
-(:func:`dianjax.analysis.pareto.common_reference`). ``hypervolume`` is the dominated area as a fraction of
-the box between that reference and the ideal point (accuracy 1, EDP 0); ``hypervolume_log`` measures
-EDP in decades (accuracy x decades), which weighs the low-EDP end as much as the high one.
+(:func:`dianjax.analysis.pareto.common_reference`). ``hypervolume`` is the dominated area as a
+fraction of the box between that reference and the ideal point (accuracy 1, EDP 0);
+``hypervolume_log`` measures EDP in decades (accuracy x decades), which weighs the low-EDP end as
+much as the high one.
 
 Resuming: every run lives in ``OUT/runs/<method>/<objective>/[lam<lam>/]seed<seed>``; a finished run
 (``result.json``) is read back, an interrupted one resumes from its checkpoint; random pairs are
@@ -153,7 +154,8 @@ def random_pairs(setup: SearchSetup, count: int,
 
 def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: int,
                 seed: int) -> list[dict]:
-    """Rows (:data:`dianjax.analysis.pareto.ROW_COLUMNS`) of ``count`` random pairs drawn from ``seed``.
+    """Rows (:data:`dianjax.analysis.pareto.ROW_COLUMNS`) of ``count`` random pairs drawn from
+    ``seed``.
 
     Accuracy: the supernet of the finished run in ``supernet_dir`` (its config ``config``) with the
     pair's ops one-hot and batch-norm statistics re-estimated on the train part of the train split,

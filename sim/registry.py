@@ -1,4 +1,5 @@
-"""The hardware templates by name (``config.hardware.template``): one entry per accelerator family."""
+"""The hardware templates by name (``config.hardware.template``): one entry per accelerator
+family."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ A template is plain data plus pure functions, as an optax transformation is: the
 its architecture (a frozen, self-validating dataclass with ``to_dict``/``from_dict``), of its
 per-layer mapping (likewise, with a default), an exact ``simulate_layer`` and the report type that
 sums a network. :func:`sim.simulate_network` dispatches on the architecture's type, so a new
-template needs no change to the simulator's callers; :mod:`sim.registry` lists them by name. The differentiable side of a template (its
-``jax.numpy`` evaluation and knob schema) lives in :mod:`dianjax.cost.templates`.
+template needs no change to the simulator's callers; :mod:`sim.registry` lists them by name. The
+differentiable side of a template (its ``jax.numpy`` evaluation and knob schema) lives in
+:mod:`dianjax.cost.template`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ def test_a_workdir_of_another_config_is_refused_naming_the_changed_keys(tmp_path
     write_config(config, tmp_path)
     check_same_config(load_config("quickstart"), tmp_path)  # the same config resumes
     other = load_config("quickstart", ["search.steps=7", "seed=3"])
-    with pytest.raises(ValueError, match=r"different config \(changed: \['search\.steps', 'seed'\]\)"):
+    with pytest.raises(ValueError,
+                       match=r"different config \(changed: \['search\.steps', 'seed'\]\)"):
         check_same_config(other, tmp_path)
 
 

@@ -124,7 +124,8 @@ def test_random_pairs_are_measured_by_supernet_and_simulator(swept):
     pairs = sweep.random_pairs(setup, 2, np.random.default_rng(0))
     for row, (network, design) in zip(rows, pairs):
         sim_network = network.network()
-        report = simulate_network(sim_network, design.accelerator, design.mappings(sim_network, setup.table))
+        report = simulate_network(sim_network, design.accelerator,
+                                  design.mappings(sim_network, setup.table))
         assert row["ops"] == " ".join(network.op_names)
         assert row["edp"] == report.energy_pj * report.latency_s
 

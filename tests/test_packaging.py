@@ -1,4 +1,5 @@
-"""The built wheel ships every package and the bundled configs (``configs/`` as ``dianjax.configs``)."""
+"""The built wheel ships every package and the bundled configs (``configs/`` as
+``dianjax.configs``)."""
 
 import importlib.metadata
 import shutil
@@ -13,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _can_build_in_place() -> bool:
-    try:  # pyproject.toml needs setuptools>=77; a fresh venv has an older one, so build isolated then
+    try:  # pyproject.toml needs setuptools>=77; a fresh venv has an older one, so build
+        # isolated then
         return int(importlib.metadata.version("setuptools").split(".")[0]) >= 77
     except importlib.metadata.PackageNotFoundError:
         return False

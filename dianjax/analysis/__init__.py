@@ -1,1 +1,2 @@
-"""dianjax.analysis: Pareto fronts, hypervolumes and plots of search, refinement and sweep results."""
+"""dianjax.analysis: Pareto fronts, hypervolumes and plots of search, refinement and sweep
+results."""

@@ -44,7 +44,8 @@ def accelerator_label(accelerator: Mapping) -> str:
     """``16x16 ws 64/64/64KiB bw16``: array, dataflow, ifmap/filter/ofmap SRAM, DRAM words/cycle."""
     return (f"{accelerator['rows']}x{accelerator['cols']} {accelerator['dataflow']} "
             f"{accelerator['ifmap_sram_kb']:g}/{accelerator['filter_sram_kb']:g}/"
-            f"{accelerator['ofmap_sram_kb']:g}KiB bw{accelerator['dram_bandwidth_words_per_cycle']:g}")
+            f"{accelerator['ofmap_sram_kb']:g}KiB "
+            f"bw{accelerator['dram_bandwidth_words_per_cycle']:g}")
 
 
 def result_row(result: Mapping, run: str) -> dict:

@@ -8,8 +8,8 @@ The layout (see the modules for the models, conventions and units):
   forms for a batch of layers on one accelerator, exact at discrete points; :func:`network_cost`
   sums a report);
 - :mod:`~dianjax.cost.hardware_space`: the design space over a template's knob schema, as logits,
-  and discrete designs (:class:`HardwareDesign`); :func:`design_cost` (:mod:`~dianjax.cost.discrete`)
-  prices one (network, design) pair;
+  and discrete designs (:class:`HardwareDesign`); :func:`design_cost`
+  (:mod:`~dianjax.cost.discrete`) prices one (network, design) pair;
 - :mod:`~dianjax.cost.relaxed`, relaxed and differentiable, for any template: :func:`relaxed` is the
   expected latency, energy, area, EDP and EDAP of a supernet (op probabilities) on a hardware space
   (logits), exact over ops and mappings, with local-expectation gradients over the knobs;

@@ -84,7 +84,8 @@ class HardwareSpace:
         data = {**schema.defaults, **values}
         for name in (*schema.knobs, schema.mapping):
             choices = data[name]
-            if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or not choices:
+            if (isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence)
+                    or not choices):
                 raise ValueError(f"{owner}.{name} must be a non-empty tuple of choices, "
                                  f"got {choices!r}")
             if len(set(choices)) != len(choices):
@@ -141,22 +142,23 @@ class HardwareSpace:
     def __repr__(self) -> str:
         return f"HardwareSpace({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
 
-    # -- construction and serialization -------------------------------------------------------------
+    # -- construction and serialization ------------------------------------------------------------
     @classmethod
     def from_config(cls, config: MappingType[str, object]) -> HardwareSpace:
         """From a config dict (``config.hardware`` of a search config): ``template`` and fields."""
         data = dict(config)
         template = data.pop("template", "systolic")
         checks.one_of("config.hardware", "template", template, TEMPLATE_NAMES)
-        return cls(template, owner="config.hardware", **{key: tuple(value) if isinstance(value, (list, tuple)) else value
-                                for key, value in data.items()})
+        return cls(template, owner="config.hardware",
+                   **{key: tuple(value) if isinstance(value, (list, tuple)) else value
+                      for key, value in data.items()})
 
     def to_dict(self) -> dict:
         return {"template": self._template.name,
                 **{name: (list(v) if isinstance(v := self._values[name], tuple) else v)
                    for name in self._template.schema.fields}}
 
-    # -- accelerators --------------------------------------------------------------------------------
+    # -- accelerators ------------------------------------------------------------------------------
     def base_accelerator(self):
         """The accelerator with the first choice of every knob."""
         return self.accelerator(dict.fromkeys(self.knobs, 0))
@@ -202,7 +204,7 @@ class HardwareSpace:
         for combo in itertools.product(*(range(len(self._values[k])) for k in self.knobs)):
             yield self.accelerator(dict(zip(self.knobs, combo)))
 
-    # -- logits --------------------------------------------------------------------------------------
+    # -- logits ------------------------------------------------------------------------------------
     def init_logits(self, table) -> dict[str, np.ndarray]:
         """Zero (uniform) logits for every knob, and for the mapping of every slot of ``table``."""
         logits = {knob: np.zeros(len(self._values[knob]), np.float32) for knob in self.knobs}
@@ -239,8 +241,8 @@ class HardwareSpace:
         for row, slot in enumerate(table.mapping_slots):
             choice = design.fold_orders.get(slot, choices[0])
             if choice not in choices:
-                raise ValueError(f"{self.mapping_knob} {choice!r} of slot {slot!r} is not a choice; "
-                                 f"allowed: {list(choices)}")
+                raise ValueError(f"{self.mapping_knob} {choice!r} of slot {slot!r} is not a "
+                                 f"choice; allowed: {list(choices)}")
             rows[row, choices.index(choice)] = scale
         logits[self.mapping_knob] = rows
         return logits

@@ -2,14 +2,14 @@
 
 What it models: a supernet whose searchable layer ``l`` runs op ``k`` with probability
 ``op_probs[l, k]`` (a :class:`dianjax.nas.search_space.LayerTable` gives every op's convs), on an
-accelerator drawn from a :class:`dianjax.cost.hardware_space.HardwareSpace` whose knob ``i`` takes its
-value ``v`` with probability ``p_i(v) = softmax(hw_logits[knob] / temperature)`` and whose mapping
-slot ``s`` takes fold order ``u`` with ``q_s(u) = softmax(hw_logits["fold_order"][s] / temperature)``.
-The cost of a hardware point ``h`` (knob values and fold orders) is that of the *expected network*:
-latency and energy summed over fixed layers and over ``op_probs``-weighted op convs (exact
-per-conv figures from :func:`dianjax.cost.systolic.evaluate`); ``edp = latency * energy``,
-``edap = edp * area``. The relaxed cost is its expectation over ``h``. Units as in
-:mod:`dianjax.cost.systolic` (s, pJ, mm^2).
+accelerator drawn from a :class:`dianjax.cost.hardware_space.HardwareSpace` whose knob ``i`` takes
+its value ``v`` with probability ``p_i(v) = softmax(hw_logits[knob] / temperature)`` and whose
+mapping slot ``s`` takes fold order ``u`` with
+``q_s(u) = softmax(hw_logits["fold_order"][s] / temperature)``. The cost of a hardware point ``h``
+(knob values and fold orders) is that of the *expected network*: latency and energy summed over
+fixed layers and over ``op_probs``-weighted op convs (exact per-conv figures from
+:func:`dianjax.cost.systolic.evaluate`); ``edp = latency * energy``, ``edap = edp * area``. The
+relaxed cost is its expectation over ``h``. Units as in :mod:`dianjax.cost.systolic` (s, pJ, mm^2).
 
 The estimator, from the inside out:
 
@@ -265,7 +265,8 @@ def prepare(table: LayerTable, space: HardwareSpace,
             energy_table: EnergyTable | None = None) -> RelaxedCostModel:
     """Precomputes the conv arrays, slot matrix and knob tables of ``table`` on ``space``."""
     if not isinstance(table, LayerTable):
-        raise ValueError(f"table must be a dianjax.nas.search_space.LayerTable, got {type(table).__name__}")
+        raise ValueError(f"table must be a dianjax.nas.search_space.LayerTable, "
+                         f"got {type(table).__name__}")
     if not isinstance(space, HardwareSpace):
         raise ValueError(f"space must be a dianjax.cost.hardware_space.HardwareSpace, "
                          f"got {type(space).__name__}")
@@ -280,7 +281,8 @@ def prepare(table: LayerTable, space: HardwareSpace,
             layers.extend(op_convs)
             cells.extend([index * num_ops + k] * len(op_convs))
     slot_matrix = np.zeros((len(layers), len(slots)), np.float32)
-    slot_matrix[np.arange(len(layers)), [slots[table.slot_of(layer.name)] for layer in layers]] = 1.0
+    slot_matrix[np.arange(len(layers)),
+                [slots[table.slot_of(layer.name)] for layer in layers]] = 1.0
     row_knob = np.concatenate([np.full(len(getattr(space, k)), i, np.int32)
                                for i, k in enumerate(space.knobs)])
     row_value = np.concatenate([np.arange(len(getattr(space, k)), dtype=np.int32)
@@ -290,7 +292,8 @@ def prepare(table: LayerTable, space: HardwareSpace,
         table=table, space=space, energy_table=energy_table, convs=template.layer_arrays(layers),
         conv_cell=np.asarray(cells, np.int32), slot_matrix=slot_matrix,
         tables=template.knob_tables(space),
-        fold_orders=np.asarray([template.mapping_index(o) for o in space.mapping_choices], np.int32),
+        fold_orders=np.asarray([template.mapping_index(o) for o in space.mapping_choices],
+                               np.int32),
         row_knob=row_knob, row_value=row_value)
 
 

@@ -1,17 +1,19 @@
 """The exact accelerator cost model in ``jax.numpy``: sim's closed forms, batched over layers.
 
-A transcription of :mod:`sim.systolic.lowering`, :mod:`sim.systolic.schedule`, :mod:`sim.systolic.memory` and :mod:`sim.systolic.energy`
-(the simulator's fast path) into pure, jit/vmap-friendly functions of plain arrays:
+A transcription of :mod:`sim.systolic.lowering`, :mod:`sim.systolic.schedule`,
+:mod:`sim.systolic.memory` and :mod:`sim.systolic.energy` (the simulator's fast path) into pure,
+jit/vmap-friendly functions of plain arrays:
 
     LayerArrays (per-group GEMM sizes, one entry per layer)
       + AcceleratorArrays (one accelerator: array shape, dataflow, SRAM buffers, DRAM bandwidth)
       + fold order (one per layer)                       -> CostReport (per-layer arrays)
 
-The convention is SCALE-Sim's (see :mod:`sim.systolic.lowering`): a conv group is an ``S_r x S_c x T`` GEMM cut
-into ``ceil(S_r / rows) * ceil(S_c / cols)`` folds; DRAM traffic follows the double-buffered tile
-model of :mod:`sim.systolic.memory`, stalls its ``ceil`` formula, energy and area the :class:`sim.EnergyTable`.
-The dataflow is an index into :data:`sim.DATAFLOWS` and the fold order an index into
-:data:`sim.FOLD_ORDERS`, so that one compiled function serves every accelerator of a design space.
+The convention is SCALE-Sim's (see :mod:`sim.systolic.lowering`): a conv group is an
+``S_r x S_c x T`` GEMM cut into ``ceil(S_r / rows) * ceil(S_c / cols)`` folds; DRAM traffic follows
+the double-buffered tile model of :mod:`sim.systolic.memory`, stalls its ``ceil`` formula, energy
+and area the :class:`sim.EnergyTable`. The dataflow is an index into :data:`sim.DATAFLOWS` and the
+fold order an index into :data:`sim.FOLD_ORDERS`, so that one compiled function serves every
+accelerator of a design space.
 
 Units: cycles, words (SRAM and DRAM accesses), pJ, seconds, mm^2, KiB (SRAM sizes), words per cycle
 (``dram_bandwidth_words_per_cycle``).
@@ -85,8 +87,8 @@ class AcceleratorArrays(NamedTuple):
     """One accelerator as arrays (scalars; stack them for a leading batch axis).
 
     ``dataflow`` indexes :data:`sim.DATAFLOWS`; ``*_buffer_words`` is one double-buffer half of an
-    operand's SRAM in words (:func:`sim.systolic.memory.buffer_words`); ``dram_bandwidth_words_per_cycle`` in words per
-    cycle (``inf``: no stalls).
+    operand's SRAM in words (:func:`sim.systolic.memory.buffer_words`);
+    ``dram_bandwidth_words_per_cycle`` in words per cycle (``inf``: no stalls).
     """
 
     rows: np.ndarray
@@ -198,8 +200,8 @@ def accelerator_arrays(accelerator: Accelerator) -> AcceleratorArrays:
         raise ValueError(f"accelerator must be a sim.Accelerator, got {type(accelerator).__name__}")
     a = accelerator
     return _accelerator_fields(a.rows, a.cols, DATAFLOWS.index(a.dataflow), a.ifmap_sram_kb,
-                               a.filter_sram_kb, a.ofmap_sram_kb, a.dram_bandwidth_words_per_cycle, a.word_bits,
-                               a.clock_mhz)
+                               a.filter_sram_kb, a.ofmap_sram_kb, a.dram_bandwidth_words_per_cycle,
+                               a.word_bits, a.clock_mhz)
 
 
 def stack_accelerators(accelerators: Sequence[Accelerator]) -> AcceleratorArrays:
@@ -399,7 +401,8 @@ _FIELD_KNOB = {"rows": "rows", "cols": "cols", "dataflow": "dataflow",
 
 def knob_tables(space) -> AcceleratorArrays:
     """The choices of every knob of ``space`` as cost-model values (dataflow index, buffer words):
-    each field holds its knob's choices in order; ``word_bits`` and ``clock_mhz`` the fixed values."""
+    each field holds its knob's choices in order; ``word_bits`` and ``clock_mhz`` the fixed
+    values."""
     base = space.base_accelerator()
     for knob, choices in space.choices():   # ValueError for a value the cost model cannot hold
         for value in choices:

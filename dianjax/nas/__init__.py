@@ -1,7 +1,8 @@
 """dianjax.nas: the network side of the co-search.
 
-- :mod:`~dianjax.nas.search_space`: op choices per layer, the spaces by name, and the layer table
-  (every conv a supernet can execute, each with its hardware mapping slot) that the cost model reads;
+- :mod:`~dianjax.nas.search_space`: op choices per layer, the spaces by name, and the layer
+  table (every conv a supernet can execute, each with its hardware mapping slot) that the cost
+  model reads;
 - :mod:`~dianjax.nas.supernet`: the Flax supernet and the derived (discrete) networks;
 - :mod:`~dianjax.nas.gumbel`: Gumbel-softmax relaxation of the op choice;
 - :mod:`~dianjax.nas.depthwise`: depthwise convolutions as a loop over kernel taps (fast on CPU).

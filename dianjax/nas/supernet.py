@@ -1,4 +1,5 @@
-"""The Flax (Linen) supernet over a :class:`~dianjax.nas.search_space.SearchSpace`, and derived networks.
+"""The Flax (Linen) supernet over a :class:`~dianjax.nas.search_space.SearchSpace`, and derived
+networks.
 
 Layout and conventions: images are NHWC float32; every convolution has symmetric 'same' padding
 ``k // 2`` and no bias and is followed by batch norm, exactly the shapes of

@@ -2,9 +2,9 @@
 
 The last stage of the pipeline (BOSHCODE, Tuli et al., 2023, on the space of the search): read a
 finished ``dianjax search`` run directory (``config.json``, ``result.json``), build the
-:class:`~dianjax.refine.pair_space.PairSpace` of the same supernet space and the same accelerator choices
-(``word_bits`` / ``clock_mhz`` of the search's hardware space; the search's ``cost.max_area_mm2``
-as a hard limit if it is > 0), and run :func:`dianjax.refine.loop.run_refine`:
+:class:`~dianjax.refine.pair_space.PairSpace` of the same supernet space and the same accelerator
+choices (``word_bits`` / ``clock_mhz`` of the search's hardware space; the search's
+``cost.max_area_mm2`` as a hard limit if it is > 0), and run :func:`dianjax.refine.loop.run_refine`:
 
 1. seeds: the search's derived pair, then its ``top_k`` most probable pairs (``candidates`` of
    ``result.json``; duplicates and pairs outside the pair space skipped), then
@@ -16,10 +16,10 @@ mapping for every layer: fold orders are not part of the pair space, so the sear
 simulate differently here than in its ``result.json``, which uses the searched fold orders) and,
 if the ``accuracy`` objective has a non-zero weight, with a short training of the derived network
 from scratch on the search's ``search_train`` split, evaluated on its ``search_val`` split (the
-search's ``data.val_fraction`` and ``data.split_seed``; :func:`dianjax.refine.pair_space.training_oracle`).
-Pairs are chosen on that validation accuracy only; the test split is used once, at the end: the
-best pair's network trains with the same schedule on the whole training split and is tested
-(``best_test.json``).
+search's ``data.val_fraction`` and ``data.split_seed``;
+:func:`dianjax.refine.pair_space.training_oracle`). Pairs are chosen on that validation accuracy
+only; the test split is used once, at the end: the best pair's network trains with the same schedule
+on the whole training split and is tested (``best_test.json``).
 
 Everything lives in the refine workdir (default ``RUN_DIR/refine``): ``refine_config.json``, the
 resumable query log ``queries.jsonl``, ``trainings/``, and ``best.json``, ``pareto.json``,
@@ -285,7 +285,8 @@ def _describe(pair_space: PairSpace, record: refine.Record) -> list[str]:
                 f"EDP {metrics['edp_pj_s']:.4g} pJ s", f"utility {record.utility:.4g}"]
     return [f"    network      {ops}",
             f"    accelerator  {acc.rows}x{acc.cols} {acc.dataflow}, SRAM {acc.ifmap_sram_kb}/"
-            f"{acc.filter_sram_kb}/{acc.ofmap_sram_kb} KiB, DRAM {acc.dram_bandwidth_words_per_cycle} words/cycle",
+            f"{acc.filter_sram_kb}/{acc.ofmap_sram_kb} KiB, "
+            f"DRAM {acc.dram_bandwidth_words_per_cycle} words/cycle",
             "    " + ", ".join(figures)]
 
 

@@ -1,7 +1,7 @@
 """The (network, accelerator) pair space of refinement, and the oracles that measure a pair.
 
-A pair is one op per searchable layer of a supernet :class:`~dianjax.nas.search_space.SearchSpace` (a
-nominal dimension per layer, restricted to the ops available there) and one value per searched
+A pair is one op per searchable layer of a supernet :class:`~dianjax.nas.search_space.SearchSpace`
+(a nominal dimension per layer, restricted to the ops available there) and one value per searched
 :class:`~sim.Accelerator` field (ordinal for numeric fields such as ``rows`` or ``ifmap_sram_kb``,
 nominal for ``dataflow``); fields not searched keep the values of a base accelerator. An optional
 area limit (mm^2, from ``sim``'s energy/area table) restricts the valid pairs.
@@ -91,7 +91,8 @@ class PairSpace:
         return self.search_space.num_layers
 
     def _fits_area(self, design: Design) -> bool:
-        return accelerator_area_mm2(self.accelerator(design), self.energy_table) <= self.max_area_mm2
+        return (accelerator_area_mm2(self.accelerator(design), self.energy_table)
+                <= self.max_area_mm2)
 
     def accelerator(self, design: Sequence[int]) -> Accelerator:
         """The accelerator of a pair."""

@@ -102,7 +102,8 @@ class SearchSetup:
         return self.config.search.warmup_steps + self.config.search.steps
 
     def fixed_design(self) -> HardwareDesign:
-        """The accelerator of mode ``fixed_hw``, with the space's first mapping choice everywhere."""
+        """The accelerator of mode ``fixed_hw``, with the space's first mapping choice
+        everywhere."""
         fixed = dict(self.config.search.fixed_hardware)
         accelerator = self.hardware.accelerator(
             {knob: getattr(self.hardware, knob).index(fixed[knob]) for knob in self.hardware.knobs})
@@ -144,8 +145,8 @@ _TEMPLATE_SECTIONS = ("hardware", "search.fixed_hardware")   # fields set by the
 
 
 def _check_fields(config, reference, path: str = "config") -> None:
-    """Every section holds exactly the fields of :func:`base_config` (unknown or renamed fields of an
-    older config file fail here, named by their full path); template sections are checked by the
+    """Every section holds exactly the fields of :func:`base_config` (unknown or renamed fields of
+    an older config file fail here, named by their full path); template sections are checked by the
     hardware space."""
     checks.known_keys(path, dict(config), tuple(reference))
     missing = sorted(set(reference) - set(config))

@@ -3,8 +3,10 @@
 The pipeline, one stage per module:
 
 1. :mod:`~sim.systolic.lowering`: a convolution group -> the ``S_r x S_c x T`` GEMM per dataflow;
-2. :mod:`~sim.systolic.schedule`: GEMM + array -> folds, compute cycles, SRAM accesses (SCALE-Sim's);
-3. :mod:`~sim.systolic.memory`: schedule + mapping + SRAM sizes -> DRAM traffic; + bandwidth -> stalls;
+2. :mod:`~sim.systolic.schedule`: GEMM + array -> folds, compute cycles, SRAM accesses
+   (SCALE-Sim's);
+3. :mod:`~sim.systolic.memory`: schedule + mapping + SRAM sizes -> DRAM traffic;
+   + bandwidth -> stalls;
 4. :mod:`~sim.systolic.energy`: action counts -> energy by component; architecture -> area;
 
 run by :mod:`~sim.systolic.simulator` and reported by :mod:`~sim.systolic.report`.

@@ -2,9 +2,9 @@
 
 A ``rows`` x ``cols`` array of MAC processing elements runs one of three dataflows: weight- ("ws"),
 output- ("os") or input-stationary ("is"). Three on-chip SRAMs feed it, one per operand, sized in KiB
-(1 KiB = 1024 bytes) and double-buffered by the simulator. DRAM supplies ``dram_bandwidth_words_per_cycle`` words
-per cycle (``math.inf``: unbounded, no stalls). One word is ``word_bits`` bits; the clock runs at
-``clock_mhz`` MHz.
+(1 KiB = 1024 bytes) and double-buffered by the simulator. DRAM supplies
+``dram_bandwidth_words_per_cycle`` words per cycle (``math.inf``: unbounded, no stalls). One word is
+``word_bits`` bits; the clock runs at ``clock_mhz`` MHz.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class Accelerator:
         checks.one_of(owner, "dataflow", self.dataflow, DATAFLOWS)
         for field in ("ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb", "clock_mhz"):
             checks.positive_number(owner, field, getattr(self, field))
-        checks.positive_number(owner, "dram_bandwidth_words_per_cycle", self.dram_bandwidth_words_per_cycle, allow_inf=True)
+        checks.positive_number(owner, "dram_bandwidth_words_per_cycle",
+                               self.dram_bandwidth_words_per_cycle, allow_inf=True)
         checks.positive_int(owner, "word_bits", self.word_bits)
         for operand in ("ifmap", "filter", "ofmap"):
             if self.sram_words(operand) < 2:

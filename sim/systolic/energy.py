@@ -1,4 +1,5 @@
-"""Energy and area of the systolic array, from its action counts and the shared :class:`sim.EnergyTable`.
+"""Energy and area of the systolic array, from its action counts and the shared
+:class:`sim.EnergyTable`.
 
 Energy of a layer, by component (pJ; per-action prices from :mod:`sim.energy`):
 

@@ -1,21 +1,23 @@
 """The memory model: double-buffered SRAM tiles, DRAM traffic per operand, and stall cycles.
 
-Units: words (one activation or weight) and cycles; ``dram_bandwidth_words_per_cycle`` in words per cycle.
+Units: words (one activation or weight) and cycles; ``dram_bandwidth_words_per_cycle`` in words
+per cycle.
 
 **Buffers.** Each operand's SRAM (ifmap, filter, ofmap) is split into two halves: the array works
 on one half while the other is filled from (or drained to) DRAM. A tile therefore holds
 ``B = sram_words // 2`` words (:func:`buffer_words`).
 
 **Reuse and tiles.** Per group the three operands have DRAM footprints ``D`` (unique words, see
-:class:`sim.systolic.lowering.GemmShape`). Each operand is indexed by the row fold, the column fold or both:
+:class:`sim.systolic.lowering.GemmShape`). Each operand is indexed by the row fold, the column fold
+or both:
 
     dataflow  ifmap  filter  ofmap
     "os"      row    col     both
     "ws"      row    both    col     (partial sums accumulate over the row folds)
     "is"      both   row     col     (partial sums accumulate over the row folds)
 
-The mapping (:mod:`sim.systolic.mapping`) makes one fold loop outer, with ``O`` iterations, and the other
-inner, with ``I``. An operand crosses the DRAM interface ``passes`` times:
+The mapping (:mod:`sim.systolic.mapping`) makes one fold loop outer, with ``O`` iterations, and the
+other inner, with ``I``. An operand crosses the DRAM interface ``passes`` times:
 
     indexed by both:   passes = 1                                 (each word used in one fold)
     indexed by outer:  passes = 1 if ceil(D / O) <= B else I      (its slice stays for the inner loop)
@@ -135,7 +137,8 @@ def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_or
         ofmap_dram_writes=groups * passes[2] * gemm.ofmap_words)
 
 
-def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups, dram_bandwidth_words_per_cycle):
+def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups,
+                 dram_bandwidth_words_per_cycle):
     """Cycles the array waits for DRAM in a layer (double-buffered, see the module docstring).
 
     Args:
@@ -144,10 +147,12 @@ def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups, dram_band
       groups: how many times the group's GEMM runs.
       dram_bandwidth_words_per_cycle: words per cycle, ``> 0``; ``math.inf`` gives zero stalls.
     """
-    positive = (dram_bandwidth_words_per_cycle > 0 if isinstance(dram_bandwidth_words_per_cycle, (int, float))
+    positive = (dram_bandwidth_words_per_cycle > 0
+                if isinstance(dram_bandwidth_words_per_cycle, (int, float))
                 else np.all(np.asarray(dram_bandwidth_words_per_cycle) > 0))
     if not positive:
-        raise ValueError(f"stall_cycles.dram_bandwidth_words_per_cycle must be > 0, got {dram_bandwidth_words_per_cycle!r}")
+        raise ValueError(f"stall_cycles.dram_bandwidth_words_per_cycle must be > 0, "
+                         f"got {dram_bandwidth_words_per_cycle!r}")
     bandwidth = dram_bandwidth_words_per_cycle * 1.0
     words = traffic.total_words // groups
     folds = schedule.folds

@@ -2,11 +2,13 @@
 
 The pipeline, one stage per module (all integer arithmetic, no loop over folds or cycles):
 
-1. workload -> GEMM: per-group ``S_r``, ``S_c``, ``T`` and DRAM footprints  (:mod:`sim.systolic.lowering`)
+1. workload -> GEMM: per-group ``S_r``, ``S_c``, ``T`` and DRAM footprints
+   (:mod:`sim.systolic.lowering`)
 2. GEMM + array -> fold schedule: compute cycles, SRAM accesses, exactly as SCALE-Sim 3.0.0
-   counts them                                                              (:mod:`sim.systolic.schedule`)
-3. schedule + mapping + SRAM sizes -> DRAM traffic; + bandwidth -> stalls  (:mod:`sim.systolic.memory`)
-4. action counts -> energy by component; accelerator -> area               (:mod:`sim.systolic.energy`)
+   counts them (:mod:`sim.systolic.schedule`)
+3. schedule + mapping + SRAM sizes -> DRAM traffic; + bandwidth -> stalls
+   (:mod:`sim.systolic.memory`)
+4. action counts -> energy by component; accelerator -> area (:mod:`sim.systolic.energy`)
 
 A grouped layer runs its groups one after another, so every count is ``groups`` times one group's
 (compute cycles too: each group's schedule ends with its own drain).
@@ -37,7 +39,8 @@ def simulate_layer(layer: Layer, accelerator: Accelerator, mapping: Mapping,
                            buffer_words(accelerator))
     groups = gemm.groups
     compute = groups * schedule.compute_cycles
-    stalls = int(stall_cycles(traffic, schedule, groups, accelerator.dram_bandwidth_words_per_cycle))
+    stalls = int(stall_cycles(traffic, schedule, groups,
+                              accelerator.dram_bandwidth_words_per_cycle))
     total = compute + stalls
     sram = (groups * schedule.ifmap_sram_reads, groups * schedule.filter_sram_reads,
             groups * schedule.ofmap_sram_writes)

@@ -47,7 +47,8 @@ def _one_hot_probs(op_indices):
 
 def _design(rows, dataflow, order_of_slot):
     accelerator = Accelerator(rows=rows, cols=16, dataflow=dataflow, ifmap_sram_kb=0.5,
-                              filter_sram_kb=8, ofmap_sram_kb=0.5, dram_bandwidth_words_per_cycle=2.0)
+                              filter_sram_kb=8, ofmap_sram_kb=0.5,
+                              dram_bandwidth_words_per_cycle=2.0)
     return HardwareDesign(accelerator, {slot: order_of_slot(i)
                                         for i, slot in enumerate(TABLE.mapping_slots)})
 
@@ -301,5 +302,6 @@ def test_bad_relaxed_inputs_raise_value_errors_naming_them():
         call(probs, logits, key, 1.0, objective="edp")
     with pytest.raises(ValueError, match="table must be a dianjax.nas.search_space.LayerTable"):
         cost.relaxed(TABLE.fixed, probs, logits, key, 1.0, space=SPACE)
-    with pytest.raises(ValueError, match="space must be a dianjax.cost.hardware_space.HardwareSpace"):
+    with pytest.raises(ValueError,
+                       match="space must be a dianjax.cost.hardware_space.HardwareSpace"):
         cost.relaxed(TABLE, probs, logits, key, 1.0, space=SPACE.to_dict())

@@ -49,7 +49,8 @@ def accelerators(draw):
     return Accelerator(rows=draw(st.integers(1, 128)), cols=draw(st.integers(1, 128)),
                        dataflow=draw(st.sampled_from(DATAFLOWS)), ifmap_sram_kb=draw(kb),
                        filter_sram_kb=draw(kb), ofmap_sram_kb=draw(kb),
-                       dram_bandwidth_words_per_cycle=draw(st.sampled_from([0.25, 1.0, 3.0, 16.0, 64.0, math.inf])),
+                       dram_bandwidth_words_per_cycle=draw(st.sampled_from([0.25, 1.0, 3.0, 16.0,
+                                                                            64.0, math.inf])),
                        word_bits=draw(st.sampled_from([8, 16, 32])),
                        clock_mhz=draw(st.sampled_from([100.0, 500.0, 1234.5])))
 
@@ -134,7 +135,8 @@ def test_float32_total_cycles_mape_and_rank_over_600_pairs():
     Accelerator(rows=16, cols=16, dataflow="os", dram_bandwidth_words_per_cycle=8),
     Accelerator(rows=8, cols=32, dataflow="ws", ifmap_sram_kb=4, filter_sram_kb=2,
                 ofmap_sram_kb=1, dram_bandwidth_words_per_cycle=2),
-    Accelerator(rows=64, cols=4, dataflow="is", dram_bandwidth_words_per_cycle=math.inf, word_bits=8),
+    Accelerator(rows=64, cols=4, dataflow="is", dram_bandwidth_words_per_cycle=math.inf,
+                word_bits=8),
 ], ids=["os", "ws", "is"])
 def test_network_totals_equal_simulate_network(network, accelerator):
     orders = {layer.name: Mapping(FOLD_ORDERS[i % 2]) for i, layer in enumerate(network)}
@@ -183,7 +185,8 @@ def test_vmap_over_layers_equals_batched_layers():
 
 def test_space_accelerators_follow_the_space_order():
     space = HardwareSpace(rows=(4, 8), cols=(8,), dataflow=("os", "is"), ifmap_sram_kb=(1, 2),
-                          filter_sram_kb=(4,), ofmap_sram_kb=(2, 8), dram_bandwidth_words_per_cycle=(1.0, math.inf))
+                          filter_sram_kb=(4,), ofmap_sram_kb=(2, 8),
+                          dram_bandwidth_words_per_cycle=(1.0, math.inf))
     stacked = cost.space_accelerators(space)
     expected = cost.stack_accelerators(list(space.accelerators()))
     assert len(stacked.rows) == space.num_accelerators == 32
@@ -207,7 +210,8 @@ def test_default_fold_order_and_custom_energy_table():
 
 def test_design_cost_equals_the_simulator():
     network = resnet20()
-    accelerator = Accelerator(rows=16, cols=32, dataflow="ws", ifmap_sram_kb=8, dram_bandwidth_words_per_cycle=4)
+    accelerator = Accelerator(rows=16, cols=32, dataflow="ws", ifmap_sram_kb=8,
+                              dram_bandwidth_words_per_cycle=4)
     orders = {layer.name: FOLD_ORDERS[i % 2] for i, layer in enumerate(network)}
     design = HardwareDesign(accelerator, orders)
     predicted = cost.design_cost(network, design)

@@ -16,7 +16,8 @@ from dianjax.nas.search_space import cifar_space, layer_table, quickstart_space
 from sim import FOLD_ORDERS, Accelerator, Mapping
 
 SMALL = HardwareSpace(rows=(16, 4), cols=(8,), dataflow=("os", "ws"), ifmap_sram_kb=(2, 1),
-                      filter_sram_kb=(4,), ofmap_sram_kb=(1, 8, 2), dram_bandwidth_words_per_cycle=(8.0, math.inf))
+                      filter_sram_kb=(4,), ofmap_sram_kb=(1, 8, 2),
+                      dram_bandwidth_words_per_cycle=(8.0, math.inf))
 TABLE = layer_table(quickstart_space())
 
 
@@ -28,7 +29,8 @@ TABLE = layer_table(quickstart_space())
     ({"fold_order": ("col_outer", "tiled")}, "HardwareSpace.fold_order must be one of"),
     ({"rows": (8, 0)}, "HardwareSpace.rows must be a positive integer, got 0"),
     ({"cols": (8.5,)}, "HardwareSpace.cols must be a positive integer"),
-    ({"dram_bandwidth_words_per_cycle": (-1.0,)}, "HardwareSpace.dram_bandwidth_words_per_cycle must be a number > 0"),
+    ({"dram_bandwidth_words_per_cycle": (-1.0,)},
+     "HardwareSpace.dram_bandwidth_words_per_cycle must be a number > 0"),
     ({"ofmap_sram_kb": (0.001,)}, "ofmap_sram_kb=0.001 holds fewer than 2 words"),
     ({"word_bits": 0}, "HardwareSpace.word_bits must be a positive integer"),
     ({"clock_mhz": -5.0}, "HardwareSpace.clock_mhz must be a number > 0"),
@@ -67,7 +69,8 @@ def test_accelerator_indices_errors():
     with pytest.raises(ValueError, match=r"accelerator.rows=32 is not a choice .* \[4, 16\]"):
         SMALL.indices(Accelerator(rows=32, cols=8, dataflow="os", ifmap_sram_kb=1, filter_sram_kb=4,
                                   ofmap_sram_kb=1, dram_bandwidth_words_per_cycle=8.0))
-    with pytest.raises(ValueError, match="accelerator.word_bits=8 differs from the space.s word_bits=16"):
+    with pytest.raises(ValueError,
+                       match="accelerator.word_bits=8 differs from the space.s word_bits=16"):
         SMALL.indices(Accelerator(rows=4, cols=8, dataflow="os", ifmap_sram_kb=1, filter_sram_kb=4,
                                   ofmap_sram_kb=1, dram_bandwidth_words_per_cycle=8.0, word_bits=8))
 

@@ -30,7 +30,8 @@ TINY = ["--config.surrogate.hidden_sizes=(8,)", "--config.surrogate.num_members=
 
 def _accelerator(**knobs):
     return Accelerator(**{**dict(rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64,
-                                 filter_sram_kb=64, ofmap_sram_kb=64, dram_bandwidth_words_per_cycle=16.0),
+                                 filter_sram_kb=64, ofmap_sram_kb=64,
+                                 dram_bandwidth_words_per_cycle=16.0),
                           **knobs}).to_dict()
 
 

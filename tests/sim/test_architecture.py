@@ -33,7 +33,8 @@ def test_bad_positive_numbers(field, bad):
 def test_infinite_only_for_bandwidth(field):
     with pytest.raises(ValueError, match=rf"Accelerator\.{field} must be finite"):
         Accelerator(**{field: math.inf})
-    assert Accelerator(dram_bandwidth_words_per_cycle=math.inf).dram_bandwidth_words_per_cycle == math.inf
+    assert (Accelerator(dram_bandwidth_words_per_cycle=math.inf).dram_bandwidth_words_per_cycle
+            == math.inf)
 
 
 def test_unknown_dataflow():

@@ -45,7 +45,8 @@ def test_area_by_hand():
 
 def test_layer_energy_by_component():
     acc = Accelerator(word_bits=32, ifmap_sram_kb=16, filter_sram_kb=64, ofmap_sram_kb=2)
-    energy = layer_energy(100, (10, 20, 30), 5, acc.word_bits, (acc.ifmap_sram_kb, acc.filter_sram_kb, acc.ofmap_sram_kb), TABLE)
+    energy = layer_energy(100, (10, 20, 30), 5, acc.word_bits,
+                          (acc.ifmap_sram_kb, acc.filter_sram_kb, acc.ofmap_sram_kb), TABLE)
     assert energy.mac_pj == pytest.approx(100 * 3.2)
     assert energy.register_pj == pytest.approx(100 * 3 * 1.0)
     assert energy.ifmap_sram_pj == pytest.approx(10 * TABLE.sram_energy_pj(8, 32))

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sim import DATAFLOWS, MAPPINGS, Accelerator, Layer, Mapping, fold_schedule, simulate_layer
 from sim.systolic.engine import conv_gemm_operands, run_gemm, run_layer
 
-REFERENCE = json.loads((Path(__file__).parent.parent / "data" / "scalesim_reference.json").read_text())
+REFERENCE = json.loads((Path(__file__).parent.parent / "data"
+                        / "scalesim_reference.json").read_text())
 COUNTS = ("compute_cycles", "ifmap_sram_reads", "filter_sram_reads", "ofmap_sram_writes")
 # Recorded cases the engine replays (its run time grows with the cycles): 463 of the 528.
 ENGINE_CYCLE_BUDGET = 8000

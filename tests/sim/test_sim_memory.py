@@ -69,7 +69,8 @@ def test_stall_cycles_by_hand(bandwidth, expected):
 
 def test_stall_cycles_rejects_non_positive_bandwidth():
     _, schedule, traffic = _traffic("os", "col_outer", 4, 4, 4)
-    with pytest.raises(ValueError, match="stall_cycles.dram_bandwidth_words_per_cycle must be > 0, got 0"):
+    with pytest.raises(ValueError,
+                       match="stall_cycles.dram_bandwidth_words_per_cycle must be > 0, got 0"):
         stall_cycles(traffic, schedule, 1, 0)
 
 
@@ -108,7 +109,8 @@ _mappings = st.sampled_from([Mapping("col_outer"), Mapping("row_outer")])
 def test_tighter_bandwidth_never_gives_fewer_cycles(layer, acc, mapping, factor):
     fast = simulate_layer(layer, acc, mapping)
     slow = simulate_layer(layer, Accelerator(**{**acc.to_dict(),
-                                                "dram_bandwidth_words_per_cycle": acc.dram_bandwidth_words_per_cycle / factor}),
+                                                "dram_bandwidth_words_per_cycle":
+                                                    acc.dram_bandwidth_words_per_cycle / factor}),
                           mapping)
     assert slow.total_cycles >= fast.total_cycles
     assert slow.compute_cycles == fast.compute_cycles
@@ -118,7 +120,8 @@ def test_tighter_bandwidth_never_gives_fewer_cycles(layer, acc, mapping, factor)
 @settings(max_examples=60, deadline=None)
 @given(_layers, _accelerators, _mappings)
 def test_unbounded_bandwidth_never_stalls_and_traffic_is_at_least_compulsory(layer, acc, mapping):
-    report = simulate_layer(layer, Accelerator(**{**acc.to_dict(), "dram_bandwidth_words_per_cycle": math.inf}),
+    report = simulate_layer(layer, Accelerator(**{**acc.to_dict(),
+                                                  "dram_bandwidth_words_per_cycle": math.inf}),
                             mapping)
     assert report.stall_cycles == 0
     assert report.total_cycles == report.compute_cycles

@@ -9,8 +9,8 @@ named ``DP...`` so that SCALE-Sim splits them into one single-channel layer per 
 are the sums). ``compute_cycles`` is COMPUTE_REPORT's "Total Cycles" minus "Stall Cycles"; the SRAM
 counts are DETAILED_ACCESS_REPORT's "SRAM IFMAP Reads", "SRAM Filter Reads", "SRAM OFMAP Writes".
 Only layers whose output size is the same under both conventions (``(H + 2p - R) % stride == 0``)
-are used. The first rows were hand-checked against the equations of ``sim.systolic.schedule``, e.g. the
-64->64 3x3 conv on 8x8 pixels on a 32x32 OS array: S_r = 64, S_c = 64, T = 576, 2 x 2 folds of
+are used. The first rows were hand-checked against the equations of ``sim.systolic.schedule``, e.g.
+the 64->64 3x3 conv on 8x8 pixels on a 32x32 OS array: S_r = 64, S_c = 64, T = 576, 2 x 2 folds of
 576 + 32 + 32 - 2 = 638 cycles: 4 * 638 - 1 = 2551 cycles; ifmap reads 2 * 576 * 64 = 73728.
 """
 

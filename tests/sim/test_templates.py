@@ -13,7 +13,8 @@ def test_registry_names_the_systolic_template():
     assert list(TEMPLATES) == ["systolic"]
     assert template.architecture is Accelerator and template.mapping is Mapping
     assert template_of(Accelerator()) is template
-    with pytest.raises(ValueError, match=r"hardware template must be one of \['systolic'\], got 'x'"):
+    with pytest.raises(ValueError,
+                       match=r"hardware template must be one of \['systolic'\], got 'x'"):
         get_template("x")
     with pytest.raises(ValueError, match="accelerator must be a sim.Accelerator .*got dict"):
         template_of({"rows": 8})
