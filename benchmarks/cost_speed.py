@@ -44,7 +44,7 @@ def _seconds_per_call(function, min_seconds: float) -> float:
 
 def _network_edp(layers, accelerators):
     report = jax.vmap(lambda acc: cost.evaluate(layers, acc))(accelerators)
-    return cost.network_cost(report)["edp"]
+    return cost.network_cost(report)["edp_pj_s"]
 
 
 def benchmark_evaluate(space: HardwareSpace, min_seconds: float) -> dict:

@@ -58,7 +58,8 @@ def write_config(config: ml_collections.ConfigDict | Mapping, workdir: str | Pat
 
 def restore_latest(manager: ocp.CheckpointManager, state):
     """``(state, step)`` of the latest checkpoint, restored onto the shapes, dtypes and shardings
-    of ``state``; ``(state, 0)`` unchanged if there is none."""
+    of ``state`` (arrays, or ``jax.ShapeDtypeStruct`` with shardings); ``(state, 0)`` unchanged if
+    there is none."""
     step = manager.latest_step()
     if not step:
         return state, 0

@@ -47,10 +47,10 @@ from dianjax.nas.search_space import OP_SPECS, SearchSpace, get_space
 from dianjax.search.config import MODES, make_setup
 
 TABLE_COLUMNS = ("method", "seed", "ops", "accelerator", "supernet_val", "supernet_test",
-                 "derived_test", "latency_s", "energy_pj", "area_mm2", "edp", "err_latency_s",
-                 "err_energy_pj", "err_edp", "search_wall_s")
+                 "derived_test", "latency_s", "energy_pj", "area_mm2", "edp_pj_s", "err_latency_s",
+                 "err_energy_pj", "err_edp_pj_s", "search_wall_s")
 MEAN_COLUMNS = ("supernet_val", "supernet_test", "derived_test", "latency_s", "energy_pj",
-                "area_mm2", "edp", "err_edp", "search_wall_s")
+                "area_mm2", "edp_pj_s", "err_edp_pj_s", "search_wall_s")
 
 
 def mobilenet_v2_ops(space: SearchSpace) -> tuple[str, ...]:

@@ -67,6 +67,7 @@ import tqdm
 
 from dianjax import data, parallel
 from dianjax.analysis import pareto
+from dianjax.checkpoints import restore_latest
 from dianjax.cli import report_error
 from dianjax.config import load_config, split_config_args
 from dianjax.cost.hardware_space import HardwareDesign
@@ -81,7 +82,8 @@ RANDOM_SUPERNET = "no_hw_loss"  # whose supernet weights measure the random pair
 DEFAULT_LAMS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_OBJECTIVES = ("edp", "latency", "energy")
 TABLE_COLUMNS = ("method", "objective", "lam", "seed", "ops", "accelerator")
-FIGURE_COLUMNS = ("latency_s", "energy_pj", "area_mm2", "edp", "err_edp", "search_wall_s")
+FIGURE_COLUMNS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s", "err_edp_pj_s",
+                  "search_wall_s")
 
 
 class Run(NamedTuple):
@@ -128,11 +130,11 @@ def restore_state(setup: SearchSetup, run_dir: Path) -> SearchState:
                             jax.eval_shape(lambda key: init_state(setup, optimizers, key),
                                            init_key))
     with ocp.CheckpointManager(run_dir.absolute() / "checkpoints") as manager:
-        step = manager.latest_step()
-        if step != setup.total_steps:
-            raise ValueError(f"{run_dir} has no final checkpoint (latest step {step}, the search "
-                             f"has {setup.total_steps}); finish the run first")
-        return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        state, step = restore_latest(manager, abstract)
+    if step != setup.total_steps:
+        raise ValueError(f"{run_dir} has no final checkpoint (latest step {step}, the search "
+                         f"has {setup.total_steps}); finish the run first")
+    return state
 
 
 def random_pairs(setup: SearchSetup, count: int,
@@ -181,8 +183,8 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
         row.update(run=f"random/seed{seed}/pair{index}", method="random", seed=seed,
                    ops=" ".join(network.op_names),
                    accelerator=pareto.accelerator_label(design.accelerator.to_dict()),
-                   **{key: figures[key] for key in ("latency_s", "energy_pj", "area_mm2", "edp",
-                                                    "edap")})
+                   **{key: figures[key] for key in ("latency_s", "energy_pj", "area_mm2",
+                                                    "edp_pj_s", "edap_pj_s_mm2")})
         batch_stats = recalibrate_batch_stats(setup, state, network, train_data, mesh)
         for key, dataset in splits.items():
             row[key] = supernet_accuracy(setup, state, network, dataset, mesh, batch_stats)

@@ -57,6 +57,8 @@ def one_of(owner: str, field: str, value: object, allowed: Iterable[str]) -> str
 RENAMED_FIELDS = {
     "dram_bandwidth": ("dram_bandwidth_words_per_cycle", "same value"),
     "max_latency_ms": ("max_latency_s", "divide the value by 1000"),
+    "edp": ("edp_pj_s", "same value"),
+    "edap": ("edap_pj_s_mm2", "same value"),
 }
 """Fields renamed to carry their unit: old name -> (new name, how to convert). Files written before
 the rename fail with a message naming both, never silently misread."""
@@ -74,3 +76,13 @@ def known_keys(owner: str, data: Mapping[str, object], allowed: Iterable[str]) -
                              f"{conversion}): this file or config was written by an older dianjax")
     if unknown:
         raise ValueError(f"{owner} got unknown field(s) {unknown}; allowed fields: {sorted(allowed)}")
+
+
+def not_renamed(owner: str, data: Mapping[str, object]) -> None:
+    """Raises a ValueError if ``data`` holds a field under its old name (:data:`RENAMED_FIELDS`)
+    and not under its new one: for records with open-ended fields, where :func:`known_keys` does
+    not apply."""
+    for key, (new, conversion) in RENAMED_FIELDS.items():
+        if key in data and new not in data:
+            raise ValueError(f"{owner}.{key} was renamed to {owner}.{new} (units in field names; "
+                             f"{conversion}): this file was written by an older dianjax")

@@ -98,13 +98,13 @@ def test_sweep_writes_runs_tables_and_front(swept, capsys):
     assert [row["run"] for row in rows] == [
         "no_hw_loss/edp/seed0", "random/seed0/pair0", "random/seed0/pair1"]
     assert summary["accuracy"] == "supernet_val"
-    assert summary["reference"]["cost"] == pytest.approx(1.1 * max(row["edp"] for row in rows))
+    assert summary["reference"]["cost"] == pytest.approx(1.1 * max(row["edp_pj_s"] for row in rows))
     table = {entry["method"]: entry for entry in summary["hypervolume"]}
     assert list(table) == ["no_hw_loss", "random"]
     assert table["no_hw_loss"]["points"] == 1 and table["random"]["points"] == 2
     for entry in table.values():
         accuracy = [r["supernet_val"] for r in rows if r["method"] == entry["method"]]
-        edp = [r["edp"] for r in rows if r["method"] == entry["method"]]
+        edp = [r["edp_pj_s"] for r in rows if r["method"] == entry["method"]]
         assert entry["hypervolume"] == pytest.approx(pareto.hypervolume_2d(
             accuracy, edp, pareto.Reference(**summary["reference"])) / summary["reference"]["cost"])
     with (out / "hypervolume.csv").open() as file:
@@ -127,7 +127,7 @@ def test_random_pairs_are_measured_by_supernet_and_simulator(swept):
         report = simulate_network(sim_network, design.accelerator,
                                   design.mappings(sim_network, setup.table))
         assert row["ops"] == " ".join(network.op_names)
-        assert row["edp"] == report.energy_pj * report.latency_s
+        assert row["edp_pj_s"] == report.energy_pj * report.latency_s
 
 
 def test_sweep_rerun_reads_finished_runs_back(swept, capsys):
@@ -185,8 +185,8 @@ def test_ablations_table(swept, tmp_path, capsys):
     text = capsys.readouterr().out
     (row,) = json.loads((tmp_path / "ablations.json").read_text())["runs"]
     assert row["method"] == "no_hw_loss" and row["run"] == "no_hw_loss/seed0"
-    assert row["ops"] in text and row["accelerator"] in text and f"{row['edp']:.4g}" in text
-    assert row["err_edp"] is not None and row["search_wall_s"] > 0
+    assert row["ops"] in text and row["accelerator"] in text and f"{row['edp_pj_s']:.4g}" in text
+    assert row["err_edp_pj_s"] is not None and row["search_wall_s"] > 0
     with (tmp_path / "ablations.csv").open() as file:
         assert [r["run"] for r in csv.DictReader(file)] == ["no_hw_loss/seed0"]
     assert (tmp_path / "ablations.png").read_bytes()[:4] == b"\x89PNG"
@@ -217,7 +217,7 @@ def test_cosearch_summarizes_its_run(swept, tmp_path, capsys):
     with (out / "summary.csv").open() as file:
         (row,) = csv.DictReader(file)
     assert row["ops"] == " ".join(result["network"]["ops"])
-    assert float(row["edp"]) == result["simulated"]["edp"]
+    assert float(row["edp_pj_s"]) == result["simulated"]["edp_pj_s"]
     assert json.loads((out / "summary.json").read_text())["row"]["method"] == "no_hw_loss"
     assert all((out / name).read_bytes()[:4] == b"\x89PNG"
                for name in ("curves.png", "op_probs.png", "hw_probs.png"))

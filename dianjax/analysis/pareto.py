@@ -29,13 +29,14 @@ from dianjax.checkpoints import check_same_config
 from dianjax.config import apply_override
 from dianjax.search.loop import run_search
 from dianjax.search.result import RESULT_FILE
+from sim import checks
 
 ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
 LAM_MODES = ("joint", "fixed_hw")  # modes whose op logits see lam (dianjax.search.steps.phase_at)
-_SIMULATED = ("latency_s", "energy_pj", "area_mm2", "edp", "edap")
-_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp")
+_SIMULATED = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s", "edap_pj_s_mm2")
+_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
 _COST_LABELS = {"latency_s": "latency (s)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm^2)",
-                "edp": "EDP (pJ s)", "edap": "EDAP (pJ s mm^2)"}
+                "edp_pj_s": "EDP (pJ s)", "edap_pj_s_mm2": "EDAP (pJ s mm^2)"}
 ROW_COLUMNS = ("run", "method", "objective", "lam", "seed", "ops", "accelerator", *ACCURACY_KEYS,
                *_SIMULATED, *(f"err_{key}" for key in _COMPARED), "search_wall_s")
 
@@ -55,6 +56,7 @@ def result_row(result: Mapping, run: str) -> dict:
     """
     accuracy = result["accuracy"]
     simulated = result["simulated"]
+    checks.not_renamed("result.simulated", simulated)
     errors = result.get("relative_error", {})
     row = {"run": run, "method": result["mode"], "objective": result["objective"],
            "lam": float(result["lam"]) if result["mode"] in LAM_MODES else None,
@@ -79,7 +81,7 @@ def collect_results(root: str | Path) -> list[dict]:
         try:
             rows.append(result_row(json.loads(path.read_text()),
                                    path.parent.relative_to(root).as_posix()))
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path} is not a search result.json ({type(error).__name__}: "
                              f"{error})") from None
     return rows
@@ -134,7 +136,7 @@ def _measured(rows: Iterable[Mapping], accuracy_key: str, cost_key: str) -> list
             and row.get(cost_key) is not None]
 
 
-def hypervolume_table(rows: Sequence[Mapping], accuracy_key: str, cost_key: str = "edp",
+def hypervolume_table(rows: Sequence[Mapping], accuracy_key: str, cost_key: str = "edp_pj_s",
                       group_key: str = "method",
                       reference: Reference | None = None) -> tuple[list[dict], Reference]:
     """Per group (e.g. method): points, front size and hypervolume at one common reference.
@@ -210,7 +212,7 @@ def write_csv(rows: Sequence[Mapping], path: str | Path, columns: Sequence[str])
 
 
 def plot_fronts(rows: Sequence[Mapping], path: str | Path, accuracy_key: str,
-                cost_key: str = "edp", group_key: str = "method", title: str = "") -> None:
+                cost_key: str = "edp_pj_s", group_key: str = "method", title: str = "") -> None:
     """Accuracy against cost (log axis), every point per group and each group's front as steps."""
     measured = _measured(rows, accuracy_key, cost_key)
     if not measured:

@@ -18,16 +18,18 @@ from matplotlib.figure import Figure
 from dianjax.cli import report_error
 from dianjax.metrics_log import read_metrics
 
-# Units of the logged scalars (runs before 2026-12-02 logged latency_ms and energy_uj).
+# Units of the logged scalars (runs before 2026-12-02 logged latency_ms, energy_uj and edp).
 UNITS = {
     "latency_s": "s", "latency_ms": "ms", "energy_pj": "pJ", "energy_uj": "µJ",
-    "area_mm2": "mm²", "edp": "pJ·s", "edap": "pJ·s·mm²", "hw_cost": "normalized",
+    "area_mm2": "mm²", "edp_pj_s": "pJ·s", "edap_pj_s_mm2": "pJ·s·mm²", "edp": "pJ·s",
+    "edap": "pJ·s·mm²", "hw_cost": "normalized",
     "train_accuracy": "fraction", "val_accuracy": "fraction",
     "train_loss": "nats", "val_loss": "nats", "task_loss": "nats", "loss": "nats + λ·hw_cost",
     "arch_entropy": "nats", "temperature": "dimensionless",
 }
 # Positive cost metrics, drawn on a log scale when they span more than a factor 10.
-COSTS = {"latency_s", "latency_ms", "energy_pj", "energy_uj", "area_mm2", "edp", "edap", "hw_cost"}
+COSTS = {"latency_s", "latency_ms", "energy_pj", "energy_uj", "area_mm2", "edp_pj_s",
+         "edap_pj_s_mm2", "edp", "edap", "hw_cost"}
 # Panel titles of the hardware knobs (with units); run_info.json holds the choice values.
 KNOB_TITLES = {
     "rows": "rows (PEs)", "cols": "cols (PEs)", "dataflow": "dataflow",

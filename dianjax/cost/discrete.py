@@ -31,10 +31,9 @@ def design_cost(network: Network, design: HardwareDesign, table=None,
       energy_table: ``None`` is sim's default table.
 
     Returns:
-      ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp``, ``edap`` and the template's other totals.
+      ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp_pj_s``, ``edap_pj_s_mm2`` and the template's
+      other totals.
     """
-    from dianjax.cost.systolic import network_cost  # noqa: PLC0415
-
     if not isinstance(network, Network):
         raise ValueError(f"network must be a sim.Network, got {type(network).__name__}")
     if not isinstance(design, HardwareDesign):
@@ -49,4 +48,4 @@ def design_cost(network: Network, design: HardwareDesign, table=None,
     report = _evaluate_jit(name)(template.layer_arrays(network),
                                  template.architecture_arrays(design.accelerator), orders,
                                  energy_table=energy_table)
-    return {key: float(value) for key, value in network_cost(report).items()}
+    return {key: float(value) for key, value in template.network_cost(report).items()}

@@ -1,8 +1,8 @@
 """Hardware objectives by name, normalized by a reference so that lambda means the same everywhere.
 
 Metrics (fields of :class:`Metrics`, and keys of :func:`dianjax.cost.systolic.network_cost`):
-``latency_s`` (s), ``energy_pj`` (pJ), ``area_mm2`` (mm^2), ``edp`` (energy x delay, pJ s) and
-``edap`` (energy x delay x area, pJ s mm^2). An objective is one metric by name (``"latency"``,
+``latency_s`` (s), ``energy_pj`` (pJ), ``area_mm2`` (mm^2), ``edp_pj_s`` (energy x delay, pJ s)
+and ``edap_pj_s_mm2`` (energy x delay x area, pJ s mm^2): every metric carries its unit. An objective is one metric by name (``"latency"``,
 ``"energy"``, ``"edp"``, ``"edap"``, ``"area"``) or a weighted sum ``{name: weight}``.
 
 Normalization: every metric is divided by the same metric of a *reference* (by default
@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import jax
 
-OBJECTIVE_METRICS = {"latency": "latency_s", "energy": "energy_pj", "edp": "edp", "edap": "edap",
-                     "area": "area_mm2"}
+OBJECTIVE_METRICS = {"latency": "latency_s", "energy": "energy_pj", "edp": "edp_pj_s",
+                     "edap": "edap_pj_s_mm2", "area": "area_mm2"}
 """Objective name -> the metric field it reads: the one list of objective names."""
 OBJECTIVES = tuple(OBJECTIVE_METRICS)
 
@@ -36,8 +36,8 @@ class Metrics(NamedTuple):
     latency_s: jax.Array
     energy_pj: jax.Array
     area_mm2: jax.Array
-    edp: jax.Array
-    edap: jax.Array
+    edp_pj_s: jax.Array
+    edap_pj_s_mm2: jax.Array
 
 
 def objective_weights(name_or_weights: str | Mapping[str, float]) -> dict[str, float]:

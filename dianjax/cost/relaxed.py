@@ -67,8 +67,8 @@ class RelaxedCost(NamedTuple):
     latency_s: jax.Array
     energy_pj: jax.Array
     area_mm2: jax.Array
-    edp: jax.Array
-    edap: jax.Array
+    edp_pj_s: jax.Array
+    edap_pj_s_mm2: jax.Array
     objective: jax.Array
 
 
@@ -161,8 +161,8 @@ class RelaxedCostModel:
         covariance = jnp.sum(q * slot_latency * slot_energy, axis=0) - mean_latency * mean_energy
         edp = latency * energy + jnp.sum(covariance)
         area = report.area_mm2[0]
-        return Metrics(latency_s=latency, energy_pj=energy, area_mm2=area, edp=edp,
-                       edap=edp * area)
+        return Metrics(latency_s=latency, energy_pj=energy, area_mm2=area, edp_pj_s=edp,
+                       edap_pj_s_mm2=edp * area)
 
     def _probabilities(self, hw_logits, temperature):
         knob_probs = [jax.nn.softmax(jnp.asarray(hw_logits[k]) / temperature)

@@ -359,7 +359,7 @@ def network_cost(report: CostReport) -> dict[str, jax.Array]:
     """Network totals of a :class:`CostReport` (sums over its last, layer axis).
 
     Returns:
-      ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp`` (pJ s), ``edap`` (pJ s mm^2),
+      ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp_pj_s``, ``edap_pj_s_mm2``,
       ``utilization`` (MACs / (PEs * total cycles)), the cycle counts, ``macs``, the DRAM words and
       the energy by component (``*_pj``).
     """
@@ -369,8 +369,8 @@ def network_cost(report: CostReport) -> dict[str, jax.Array]:
     # PEs * cycles of each layer is macs / utilization; the network's is their sum.
     totals["utilization"] = totals["macs"] / jnp.sum(report.macs / report.utilization, axis=-1)
     totals["area_mm2"] = report.area_mm2
-    totals["edp"] = totals["energy_pj"] * totals["latency_s"]
-    totals["edap"] = totals["edp"] * report.area_mm2
+    totals["edp_pj_s"] = totals["energy_pj"] * totals["latency_s"]
+    totals["edap_pj_s_mm2"] = totals["edp_pj_s"] * report.area_mm2
     return totals
 
 
@@ -436,4 +436,4 @@ TEMPLATE = CostTemplate(
     make_mapping=lambda fold_order: Mapping(fold_order=fold_order),
     mapping_index=FOLD_ORDERS.index, layer_arrays=layer_arrays,
     architecture_arrays=accelerator_arrays, knob_tables=knob_tables, gather=gather_accelerators,
-    evaluate=evaluate)
+    evaluate=evaluate, network_cost=network_cost)

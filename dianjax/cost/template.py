@@ -8,7 +8,9 @@ and contributes, as plain data and pure functions:
 - array builders: the layers (``layer_arrays``), one architecture (``architecture_arrays``), every
   knob's choices (``knob_tables``) and the gather of many architectures from choice indices;
 - ``evaluate(layers, architecture, mapping_index, energy_table)``: per-layer figures with at least
-  ``latency_s``, ``energy_pj`` and ``area_mm2``, equal to ``sim``'s at discrete points.
+  ``latency_s``, ``energy_pj`` and ``area_mm2``, equal to ``sim``'s at discrete points, and
+  ``network_cost(report)``: its network totals, with every field of
+  :class:`~dianjax.cost.objectives.Metrics`.
 
 The relaxed estimator (:mod:`dianjax.cost.relaxed`), the hardware space and the search use only this
 interface, so a new template needs no change to them.
@@ -60,3 +62,4 @@ class CostTemplate:
     knob_tables: Callable            # HardwareSpace -> per-knob choice tables
     gather: Callable                 # (tables, int[..., len(knobs)], xp) -> architecture arrays
     evaluate: Callable               # (layers, architecture arrays, mapping index, table) -> report
+    network_cost: Callable           # report -> {metric: network total} (Metrics fields and more)

@@ -37,7 +37,7 @@ from sim.workload import Network
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
 BN_RECALIBRATION_BATCHES = 30
-_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp")
+_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
 
 
 def top_choices(log_probs: list[np.ndarray], k: int) -> list[tuple[float, tuple[int, ...]]]:
@@ -72,7 +72,7 @@ def simulated_figures(network: Network, design: HardwareDesign,
     report = simulate_network(network, design.accelerator, design.mappings(network, table))
     edp = report.energy_pj * report.latency_s
     return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
-            "area_mm2": report.area_mm2, "edp": edp, "edap": edp * report.area_mm2,
+            "area_mm2": report.area_mm2, "edp_pj_s": edp, "edap_pj_s_mm2": edp * report.area_mm2,
             "total_cycles": report.total_cycles, "stall_cycles": report.stall_cycles,
             "utilization": report.utilization}
 

@@ -212,7 +212,7 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
     return state, {"val_loss": task_loss, "val_accuracy": accuracy, "hw_cost": hw_cost,
                    "loss": task_loss + lam * hw_cost, "latency_s": metrics.latency_s,
                    "energy_pj": metrics.energy_pj, "area_mm2": metrics.area_mm2,
-                   "edp": metrics.edp}
+                   "edp_pj_s": metrics.edp_pj_s}
 
 
 def search_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: SearchState,

@@ -38,11 +38,11 @@ def fake_result(mode="joint", objective="edp", lam=1.0, seed=0, val=0.8, edp=2e-
                                          "dram_bandwidth_words_per_cycle": 8.0},
                          "fold_orders": {}},
             "accuracy": accuracy,
-            "simulated": {"latency_s": 1e-5, "energy_pj": edp / 1e-5, "area_mm2": 1.5, "edp": edp,
-                          "edap": edp * 1.5, "total_cycles": 5000},
-            "predicted": {"edp": edp * 1.01},
+            "simulated": {"latency_s": 1e-5, "energy_pj": edp / 1e-5, "area_mm2": 1.5,
+                          "edp_pj_s": edp, "edap_pj_s_mm2": edp * 1.5, "total_cycles": 5000},
+            "predicted": {"edp_pj_s": edp * 1.01},
             "relative_error": {"latency_s": 0.0, "energy_pj": 0.01, "area_mm2": 0.0,
-                               "edp": 0.01},
+                               "edp_pj_s": 0.01},
             "search_steps": 20, "search_wall_s": 12.5}
 
 
@@ -64,7 +64,7 @@ def test_collect_results_flattens_every_result_below_root(tmp_path):
     assert joint["ops"] == "mb_k3_e1 skip"
     assert joint["accelerator"] == "16x8 ws 64/32/16KiB bw8"
     assert joint["supernet_val"] == 0.8 and joint["derived_test"] is None
-    assert nas["derived_test"] == 0.93 and nas["edp"] == 5e-9 and nas["err_edp"] == 0.01
+    assert nas["derived_test"] == 0.93 and nas["edp_pj_s"] == 5e-9 and nas["err_edp_pj_s"] == 0.01
 
 
 def test_collect_results_names_a_broken_file(tmp_path):
@@ -114,7 +114,7 @@ def test_mean_rows_and_tables(tmp_path):
     pareto.write_csv(rows, path, pareto.ROW_COLUMNS)
     with path.open() as file:
         read = list(csv.DictReader(file))
-    assert [float(r["edp"]) for r in read] == [row["edp"] for row in rows]
+    assert [float(r["edp_pj_s"]) for r in read] == [row["edp_pj_s"] for row in rows]
     assert read[2]["lam"] == "" and read[0]["ops"] == "mb_k3_e1 skip"
 
 

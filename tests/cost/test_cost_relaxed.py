@@ -23,7 +23,7 @@ SPACE = HardwareSpace(rows=(4, 8, 16), cols=(4, 16), ifmap_sram_kb=(0.5, 8), fil
 TABLE = layer_table(quickstart_space())
 MODEL = cost.prepare(TABLE, SPACE)
 REFERENCE = cost.reference_metrics(TABLE, SPACE)
-METRICS = ("latency_s", "energy_pj", "area_mm2", "edp", "edap")
+METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s", "edap_pj_s_mm2")
 
 
 @jax.jit
@@ -68,10 +68,10 @@ def test_one_hot_limit_is_the_discrete_design_cost(op_indices, design):
         for field in METRICS:
             # Equal up to float32 summation order (the two sum the same convs differently).
             assert float(getattr(result, field)) == pytest.approx(predicted[field], rel=1e-6), field
-        assert float(result.objective) == pytest.approx(predicted["edp"] / float(REFERENCE.edp),
+        assert float(result.objective) == pytest.approx(predicted["edp_pj_s"] / float(REFERENCE.edp_pj_s),
                                                         rel=1e-6)
     report = simulate_network(network, design.accelerator, design.mappings(network, TABLE))
-    assert predicted["edp"] == pytest.approx(report.energy_pj * report.latency_s, rel=1e-5)
+    assert predicted["edp_pj_s"] == pytest.approx(report.energy_pj * report.latency_s, rel=1e-5)
 
 
 @settings(max_examples=25, deadline=None)
@@ -146,7 +146,7 @@ def _brute_force_objective(reference):
             p_accelerator *= jax.nn.softmax(hw_logits[knob] / temperature)[indices[:, i]]
         q = jax.nn.softmax(hw_logits["fold_order"] / temperature, axis=-1)
         p_orders = jnp.prod(q[np.arange(len(slots)), combos], axis=-1)
-        return jnp.sum(p_accelerator[:, None] * p_orders[None] * edp) / reference.edp
+        return jnp.sum(p_accelerator[:, None] * p_orders[None] * edp) / reference.edp_pj_s
     return objective
 
 
@@ -206,8 +206,8 @@ OPT_SPACE = HardwareSpace(rows=(4, 8, 16, 32), cols=(4, 8, 16, 32), ifmap_sram_k
 
 def _simulated(report, name, reference):
     metrics = {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
-               "area_mm2": report.area_mm2, "edp": report.energy_pj * report.latency_s,
-               "edap": report.energy_pj * report.latency_s * report.area_mm2}
+               "area_mm2": report.area_mm2, "edp_pj_s": report.energy_pj * report.latency_s,
+               "edap_pj_s_mm2": report.energy_pj * report.latency_s * report.area_mm2}
     return float(cost.objective(name, metrics, reference))
 
 
@@ -254,8 +254,10 @@ def test_adam_on_hardware_logits_reaches_the_exhaustive_optimum(name, fold_order
 # -- objectives and bad inputs ---------------------------------------------------------------------
 
 def test_objective_names_weights_and_normalization():
-    reference = cost.Metrics(latency_s=2.0, energy_pj=10.0, area_mm2=4.0, edp=20.0, edap=80.0)
-    metrics = {"latency_s": 1.0, "energy_pj": 30.0, "area_mm2": 4.0, "edp": 30.0, "edap": 120.0}
+    reference = cost.Metrics(latency_s=2.0, energy_pj=10.0, area_mm2=4.0, edp_pj_s=20.0,
+                             edap_pj_s_mm2=80.0)
+    metrics = {"latency_s": 1.0, "energy_pj": 30.0, "area_mm2": 4.0, "edp_pj_s": 30.0,
+               "edap_pj_s_mm2": 120.0}
     assert cost.objective("latency", metrics, reference) == pytest.approx(0.5)
     assert cost.objective("energy", metrics, reference) == pytest.approx(3.0)
     assert cost.objective("edap", metrics, reference) == pytest.approx(1.5)

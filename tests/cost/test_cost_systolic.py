@@ -151,8 +151,8 @@ def test_network_totals_equal_simulate_network(network, accelerator):
         assert totals[field] == pytest.approx(getattr(expected, field), rel=1e-13), field
     for field, value in expected.energy._asdict().items():
         assert totals[field] == pytest.approx(value, rel=1e-13), field
-    assert totals["edp"] == pytest.approx(expected.energy_pj * expected.latency_s, rel=1e-13)
-    assert totals["edap"] == pytest.approx(
+    assert totals["edp_pj_s"] == pytest.approx(expected.energy_pj * expected.latency_s, rel=1e-13)
+    assert totals["edap_pj_s_mm2"] == pytest.approx(
         expected.energy_pj * expected.latency_s * expected.area_mm2, rel=1e-13)
 
 
@@ -219,7 +219,7 @@ def test_design_cost_equals_the_simulator():
     assert all(isinstance(value, float) for value in predicted.values())
     for key, value in (("latency_s", report.latency_s), ("energy_pj", report.energy_pj),
                        ("area_mm2", report.area_mm2),
-                       ("edp", report.energy_pj * report.latency_s),
+                       ("edp_pj_s", report.energy_pj * report.latency_s),
                        ("total_cycles", report.total_cycles), ("utilization", report.utilization)):
         assert predicted[key] == pytest.approx(value, rel=1e-5), key
 

@@ -111,7 +111,7 @@ def test_result_is_validated_by_the_simulator(baseline):
     assert result["simulated"]["energy_pj"] == report.energy_pj
     # float32 cost model (dianjax/cost/systolic.py): energy and area within 1e-6; latency and EDP
     # may also be off by one stall cycle per group (~1e-5).
-    bounds = {"latency_s": 2e-5, "energy_pj": 1e-6, "area_mm2": 1e-6, "edp": 2e-5}
+    bounds = {"latency_s": 2e-5, "energy_pj": 1e-6, "area_mm2": 1e-6, "edp_pj_s": 2e-5}
     assert result["relative_error"].keys() == bounds.keys()
     for key, error in result["relative_error"].items():
         assert error < bounds[key], (key, error)
@@ -157,7 +157,7 @@ def test_resume_refuses_a_different_config(baseline):
 def test_larger_lam_gives_a_cheaper_simulated_pair(baseline, tmp_path):
     _, free = baseline
     costly = run_search(tiny_config(**{"cost.lam": 20.0}), tmp_path)
-    assert costly["simulated"]["edp"] < free["simulated"]["edp"]
+    assert costly["simulated"]["edp_pj_s"] < free["simulated"]["edp_pj_s"]
     assert costly["network"]["macs"] < free["network"]["macs"]
 
 
