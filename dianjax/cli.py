@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import ml_collections
 
-# name -> (module with ``main(argv, prog)``, one-line help)
+# name -> (module with ``main(argv, prog)``, one-line help); all but ``simulate`` run JAX
 _COMMANDS = {
     "search": ("dianjax.search.loop",
                "jointly search a network and its accelerator (quickstart by default)"),
@@ -53,15 +53,23 @@ def run_with_config(parser: argparse.ArgumentParser, argv: list[str] | None, def
         return report_error(error)
 
 
+_NO_JAX = ("simulate",)
+_NO_CACHE = "--no-compilation-cache"
+
+
 def _usage() -> str:
-    lines = ["usage: dianjax <command> [options]   (dianjax <command> --help for its options)", "",
-             "commands:"]
+    lines = [f"usage: dianjax [{_NO_CACHE}] <command> [options]   (dianjax <command> --help for "
+             "its options)", "", "commands:"]
     lines += [f"  {name:10s} {help_}" for name, (_, help_) in _COMMANDS.items()]
+    lines += ["", f"{_NO_CACHE}: do not use the persistent XLA compilation cache (default: on, in "
+              "$DIANJAX_COMPILATION_CACHE or ~/.cache/dianjax/jax; see dianjax.compile_cache)"]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    use_cache = _NO_CACHE not in argv[:1]
+    argv = argv[1:] if not use_cache else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -70,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {name!r}; allowed: {sorted(_COMMANDS)}\n\n{_usage()}",
               file=sys.stderr)
         return 2
+    if use_cache and name not in _NO_JAX:
+        from dianjax import compile_cache  # noqa: PLC0415
+
+        compile_cache.enable(compile_cache.default_dir())
     module = importlib.import_module(_COMMANDS[name][0])
     return module.main(rest, prog=f"dianjax {name}")
 

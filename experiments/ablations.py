@@ -39,6 +39,7 @@ from pathlib import Path
 import ml_collections
 import tqdm
 
+from dianjax import compile_cache
 from dianjax.analysis import pareto
 from dianjax.cli import report_error
 from dianjax.config import load_config, split_config_args
@@ -97,6 +98,7 @@ def _parse(argv: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     """Runs (or resumes) the five modes, prints the comparison table, writes the summaries."""
+    compile_cache.enable(compile_cache.default_dir())
     try:
         config, out, modes, seeds = _parse(sys.argv[1:] if argv is None else argv)
         runs = {f"{mode}/seed{seed}": mode_config(config, mode, seed)

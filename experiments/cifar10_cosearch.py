@@ -29,6 +29,7 @@ from pathlib import Path
 
 import jax
 
+from dianjax import compile_cache
 from dianjax.analysis import pareto, plots
 from dianjax.cli import report_error
 from dianjax.config import load_config, split_config_args
@@ -50,6 +51,7 @@ def scale(setup: SearchSetup) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs (or resumes) the search with final training and prints its summary."""
+    compile_cache.enable(compile_cache.default_dir())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/cifar10_cosearch", help="the run directory")
     parser.add_argument("--force", action="store_true",

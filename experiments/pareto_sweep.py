@@ -65,7 +65,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import tqdm
 
-from dianjax import data, parallel
+from dianjax import compile_cache, data, parallel
 from dianjax.analysis import pareto
 from dianjax.checkpoints import restore_latest
 from dianjax.cli import report_error
@@ -261,6 +261,7 @@ def _parse(argv: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     """Runs (or resumes) the sweep, prints the run and hypervolume tables, writes the summaries."""
+    compile_cache.enable(compile_cache.default_dir())
     try:
         config, args = _parse(sys.argv[1:] if argv is None else argv)
         runs = plan_runs(args.methods, args.objectives, args.lams, args.seeds)
