@@ -21,6 +21,7 @@ activations, residual adds and pooling are free in that model.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -242,9 +243,13 @@ class LayerTable:
     def num_layers(self) -> int:
         return len(self.choices)
 
+    @functools.cached_property
+    def _slots_by_conv(self) -> dict[str, str]:
+        return dict(self.conv_slots)
+
     def slot_of(self, conv_name: str) -> str:
         """The mapping slot of a conv of this table (by the name the table gave it)."""
-        slots = dict(self.conv_slots)
+        slots = self._slots_by_conv
         if conv_name not in slots:
             raise ValueError(f"layer {conv_name!r} is not a conv of this layer table; known: "
                              f"{sorted(slots)[:8]}...")
