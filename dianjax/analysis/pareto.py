@@ -27,18 +27,18 @@ from matplotlib.figure import Figure
 from dianjax.analysis.front import Reference, front_indices, hypervolume_2d
 from dianjax.checkpoints import check_same_config
 from dianjax.config import apply_override
+from dianjax.cost.objectives import Metrics
 from dianjax.search.loop import run_search
-from dianjax.search.result import RESULT_FILE
+from dianjax.search.result import COMPARED_METRICS, RESULT_FILE
 from sim import checks
 
 ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
 LAM_MODES = ("joint", "fixed_hw")  # modes whose op logits see lam (dianjax.search.steps.phase_at)
-_SIMULATED = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s", "edap_pj_s_mm2")
-_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
+_SIMULATED = Metrics._fields   # the simulated figures of result.json that rows carry
 _COST_LABELS = {"latency_s": "latency (s)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm^2)",
                 "edp_pj_s": "EDP (pJ s)", "edap_pj_s_mm2": "EDAP (pJ s mm^2)"}
 ROW_COLUMNS = ("run", "method", "objective", "lam", "seed", "ops", "accelerator", *ACCURACY_KEYS,
-               *_SIMULATED, *(f"err_{key}" for key in _COMPARED), "search_wall_s")
+               *_SIMULATED, *(f"err_{key}" for key in COMPARED_METRICS), "search_wall_s")
 
 
 def accelerator_label(accelerator: Mapping) -> str:
@@ -64,7 +64,7 @@ def result_row(result: Mapping, run: str) -> dict:
            "accelerator": accelerator_label(result["hardware"]["accelerator"]),
            **{key: accuracy.get(key) for key in ACCURACY_KEYS},
            **{key: float(simulated[key]) for key in _SIMULATED},
-           **{f"err_{key}": errors.get(key) for key in _COMPARED},
+           **{f"err_{key}": errors.get(key) for key in COMPARED_METRICS},
            "search_wall_s": result.get("search_wall_s")}
     return row
 

@@ -41,10 +41,8 @@ def design_cost(network: Network, design: HardwareDesign, table=None,
                          f"got {type(design).__name__}")
     name = template_of(design.accelerator).name
     template = get_template(name)
-    slots = [layer.name if table is None else table.slot_of(layer.name) for layer in network]
-    design.mappings(network, table)   # every layer has a slot with a mapping choice
-    orders = np.array([template.mapping_index(design.fold_orders[slot]) for slot in slots],
-                      np.int32)
+    orders = np.array([template.mapping_index(choice)
+                       for choice in design.layer_choices(network, table).values()], np.int32)
     report = _evaluate_jit(name)(template.layer_arrays(network),
                                  template.architecture_arrays(design.accelerator), orders,
                                  energy_table=energy_table)

@@ -27,6 +27,7 @@ import numpy as np
 from dianjax.cost.registry import TEMPLATE_NAMES, get_template
 from dianjax.cost.template import CostTemplate
 from sim import checks
+from sim.registry import template_of
 from sim.workload import Network
 
 
@@ -38,19 +39,24 @@ class HardwareDesign:
     accelerator: object
     fold_orders: MappingType[str, str]
 
-    def mappings(self, network: Network, table=None) -> dict[str, object]:
-        """``{layer name: sim mapping}`` of a derived network of ``table``'s supernet (its layer
+    def layer_choices(self, network: Network, table=None) -> dict[str, str]:
+        """``{layer name: mapping choice}`` of a derived network of ``table``'s supernet (its layer
         table gives each layer's slot), or, with ``table=None``, of any network whose layers are
         their own slots (``fold_orders`` by layer name)."""
-        template = get_template(_template_name(self.accelerator))
         result = {}
         for layer in network:
             slot = layer.name if table is None else table.slot_of(layer.name)
             if slot not in self.fold_orders:
                 raise ValueError(f"layer {layer.name!r} has no mapping slot {slot!r}; known slots: "
                                  f"{sorted(self.fold_orders)}")
-            result[layer.name] = template.make_mapping(self.fold_orders[slot])
+            result[layer.name] = self.fold_orders[slot]
         return result
+
+    def mappings(self, network: Network, table=None) -> dict[str, object]:
+        """``{layer name: sim mapping}``: :meth:`layer_choices` as the template's mappings."""
+        make_mapping = get_template(template_of(self.accelerator).name).make_mapping
+        return {name: make_mapping(choice)
+                for name, choice in self.layer_choices(network, table).items()}
 
     def to_dict(self) -> dict:
         return {"accelerator": self.accelerator.to_dict(), "fold_orders": dict(self.fold_orders)}
@@ -60,12 +66,6 @@ class HardwareDesign:
         checks.known_keys("HardwareDesign", data, ("accelerator", "fold_orders"))
         architecture = get_template(template).architecture.from_dict(data["accelerator"])
         return cls(architecture, dict(data["fold_orders"]))
-
-
-def _template_name(architecture: object) -> str:
-    from sim.registry import template_of  # noqa: PLC0415  (sim is imported lazily by design)
-
-    return template_of(architecture).name
 
 
 class HardwareSpace:
@@ -78,6 +78,7 @@ class HardwareSpace:
     """
 
     def __init__(self, template: str = "systolic", *, owner: str = "HardwareSpace", **values):
+        checks.one_of(owner, "template", template, TEMPLATE_NAMES)
         cost_template = get_template(template)
         schema = cost_template.schema
         checks.known_keys(owner, values, schema.fields)
@@ -90,9 +91,8 @@ class HardwareSpace:
                                  f"got {choices!r}")
             if len(set(choices)) != len(choices):
                 raise ValueError(f"{owner}.{name} has repeated choices: {choices!r}")
-            for value in choices:
-                if name in schema.allowed:
-                    checks.one_of(owner, name, value, schema.allowed[name])
+            for value in choices if name in schema.allowed else ():
+                checks.one_of(owner, name, value, schema.allowed[name])
             data[name] = tuple(choices) if name in schema.categorical else tuple(sorted(choices))
         object.__setattr__(self, "_template", cost_template)
         object.__setattr__(self, "_values", data)
@@ -148,7 +148,6 @@ class HardwareSpace:
         """From a config dict (``config.hardware`` of a search config): ``template`` and fields."""
         data = dict(config)
         template = data.pop("template", "systolic")
-        checks.one_of("config.hardware", "template", template, TEMPLATE_NAMES)
         return cls(template, owner="config.hardware",
                    **{key: tuple(value) if isinstance(value, (list, tuple)) else value
                       for key, value in data.items()})

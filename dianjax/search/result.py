@@ -37,7 +37,8 @@ from sim.workload import Network
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
 BN_RECALIBRATION_BATCHES = 30
-_COMPARED = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
+COMPARED_METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
+"""The figures result.json records twice, simulated and predicted, with their relative error."""
 
 
 def top_choices(log_probs: list[np.ndarray], k: int) -> list[tuple[float, tuple[int, ...]]]:
@@ -175,9 +176,9 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
                      "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh,
                                                         batch_stats)},
         "simulated": simulated,
-        "predicted": {key: predicted[key] for key in _COMPARED if key in predicted},
+        "predicted": {key: predicted[key] for key in COMPARED_METRICS if key in predicted},
         "relative_error": {key: abs(predicted[key] - simulated[key]) / abs(simulated[key])
-                           for key in _COMPARED if key in predicted and simulated[key]},
+                           for key in COMPARED_METRICS if key in predicted and simulated[key]},
         "candidates": candidates(setup, state),
         "search_steps": setup.total_steps,
         "search_wall_s": search_wall_s,
@@ -205,7 +206,7 @@ def summary_table(result: dict) -> str:
              f"DRAM {acc['dram_bandwidth_words_per_cycle']} words/cycle",
              "  accuracy     " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()),
              f"  {'':12s} {'simulated':>12s} {'cost model':>12s} {'rel. error':>10s}"]
-    for key in _COMPARED:
+    for key in COMPARED_METRICS:
         predicted = result["predicted"].get(key)
         error = result["relative_error"].get(key)
         lines.append(f"  {key:12s} {sim_[key]:12.4g} "
