@@ -23,6 +23,7 @@ _COMMANDS = {
     "plot": ("dianjax.analysis.plots", "draw a search run's curves and choice probabilities (PNG)"),
     "train": ("dianjax.train", "train a derived network from scratch and test it (final training)"),
     "refine": ("dianjax.refine.cli", "refine a search's pairs by simulator + training queries"),
+    "bench": ("dianjax.bench.cli", "build and inspect the benchmark tables (trained networks)"),
 }
 
 

@@ -331,6 +331,16 @@ def cifar_space(num_classes: int = 10) -> SearchSpace:
                        stages=stages, op_names=OPS, head_channels=1504)
 
 
+def cifar_small_space(num_classes: int = 10) -> SearchSpace:
+    """A small space for 32x32 RGB input whose every network can be trained for a benchmark table
+    (:mod:`dianjax.bench`): 4 searchable layers, the quickstart's ops, 5 * 4 * 5 * 4 = 400 networks.
+    """
+    return SearchSpace(image_size=32, in_channels=3, num_classes=num_classes, stem_channels=16,
+                       stages=((16, 1, 1), (32, 2, 2), (64, 1, 2)),
+                       op_names=("mb_k3_e1", "mb_k3_e3", "mb_k5_e1", "mb_k5_e3", SKIP),
+                       head_channels=256)
+
+
 def imagenet_space(num_classes: int = 1000) -> SearchSpace:
     """FBNet's space for 224x224 RGB input: stride-2 stem, 22 layers, 1984-channel head, 7x7 at the end."""
     return SearchSpace(image_size=224, in_channels=3, num_classes=num_classes, stem_channels=16,
@@ -339,6 +349,7 @@ def imagenet_space(num_classes: int = 1000) -> SearchSpace:
 
 SPACES: dict[str, Callable[..., SearchSpace]] = {
     "quickstart": quickstart_space,
+    "cifar_small": cifar_small_space,
     "cifar": cifar_space,
     "imagenet": imagenet_space,
 }

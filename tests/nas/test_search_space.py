@@ -68,7 +68,7 @@ def test_num_classes_override():
     assert cifar_space(100).num_classes == 100 and imagenet_space().image_size == 224
     assert get_space("cifar", num_classes=100) == cifar_space(100)
     assert hash(quickstart_space()) == hash(quickstart_space())
-    assert set(SPACES) == {"quickstart", "cifar", "imagenet"}
+    assert set(SPACES) == {"quickstart", "cifar_small", "cifar", "imagenet"}
 
 
 @pytest.mark.parametrize("field,value,message", [

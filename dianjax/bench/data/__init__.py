@@ -1,0 +1,1 @@
+"""The bundled benchmark tables (``<name>.json``), read by :func:`dianjax.bench.load`."""

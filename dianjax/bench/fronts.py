@@ -1,0 +1,74 @@
+"""The exact hardware side of a table: its co-design problems and true Pareto fronts.
+
+From a table (each network's search_val accuracy, mean over seeds) and the prices of every
+(network, accelerator) pair (:mod:`dianjax.bench.prices`), one
+:class:`~dianjax.bench.oracle.Problem` per cost metric and its true front of (val accuracy max,
+cost min). The fronts of :data:`METRICS` are stored with the table (``hardware`` section) with each
+front point's network, accelerator and test accuracy, so a reader needs neither JAX nor the
+6-million-pair prices to use them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dianjax.bench.networks import layer_options
+from dianjax.bench.oracle import Problem
+from dianjax.bench.prices import Prices, price_networks
+from dianjax.bench.quality import true_front
+from dianjax.bench.table import BenchTable
+from dianjax.cost.hardware_space import HardwareSpace
+from dianjax.nas.search_space import get_space
+
+METRICS = ("edp_pj_s", "latency_s", "energy_pj", "area_mm2")  # one true front each
+
+
+def table_prices(table: BenchTable, path: str | Path | None = None,
+                 hardware: HardwareSpace | None = None) -> Prices:
+    """The prices of every pair of ``table`` x ``hardware`` (default space): read from ``path`` if
+    it holds them, else computed (about a minute on a 2-core CPU) and written there."""
+    space = get_space(table.recipe.space)
+    hardware = HardwareSpace() if hardware is None else hardware
+    if path is not None and Path(path).exists():
+        prices = Prices.load(path, space=space, hardware=hardware)
+    else:
+        prices = price_networks(space, hardware, table.networks)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            prices.save(path)
+    if not np.array_equal(prices.networks, table.networks):
+        raise ValueError(f"{path}: prices of other networks than table {table.name!r}'s rows")
+    return prices
+
+
+def problem(table: BenchTable, prices: Prices, metric: str) -> Problem:
+    """The co-design problem of ``table`` x ``prices`` with cost ``metric`` (a Metrics field)."""
+    hardware = prices.hardware
+    return Problem(
+        network_choices=tuple(len(o) for o in layer_options(get_space(table.recipe.space))),
+        accelerator_choices=tuple(len(choices) for _, choices in hardware.choices()),
+        accuracy=table.val_mean, cost=prices.metric(metric), train_s=table.train_s,
+        price_s=prices.price_s, metric=metric)
+
+
+def hardware_section(table: BenchTable, prices: Prices) -> dict:
+    """What the table stores of its hardware side: the space, ``price_s`` and the true fronts."""
+    hardware = prices.hardware
+    knobs = [knob for knob, _ in hardware.choices()]
+    fronts = {}
+    for metric in METRICS:
+        front = true_front(problem(table, prices, metric))
+        points = []
+        for n, a, cost in zip(front.networks, front.accelerators, front.cost):
+            accelerator = hardware.accelerator(dict(zip(knobs, np.unravel_index(
+                a, [len(c) for _, c in hardware.choices()]))))
+            points.append({"network": int(n), "ops": table.row(n)["ops"],
+                           "accelerator_index": int(a),
+                           "accelerator": {k: getattr(accelerator, k) for k in knobs},
+                           "val_mean": float(table.val_mean[n]),
+                           "test_mean": float(table.test_mean[n]), metric: float(cost)})
+        fronts[metric] = points
+    return {"hardware_space": hardware.to_dict(), "price_s": prices.price_s,
+            "num_accelerators": hardware.num_accelerators, "fronts": fronts}

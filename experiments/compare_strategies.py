@@ -1,0 +1,192 @@
+"""Every co-search strategy on the exact benchmark, at equal budget, against the true front.
+
+Command:  python experiments/compare_strategies.py [--table quickstart_digits] [--metric edp_pj_s]
+              [--seeds 10] [--methods rl_combined,...] [--out experiments/results]
+Needs:    the bundled table (``dianjax bench build`` + ``dianjax bench merge``) and, for the Optuna
+          samplers, ``pip install -e '.[baselines]'`` (without it they are skipped, said so).
+
+Each method is a :mod:`dianjax.bench.strategies` function querying one
+:class:`~dianjax.bench.oracle.Oracle` (the table's search_val accuracy, mean over seeds, and the
+exact cost of the pair), charged on one axis: the network's training time the first time a network
+is queried, the cost model's measured time per newly priced pair. Budget checkpoints are fractions
+of what exhaustive enumeration costs (:data:`BUDGET_FRACTIONS`); at each, the found set (every pair
+evaluated within it) is scored against the true front (:mod:`dianjax.bench.quality`: hypervolume
+ratio in the true front's normalization, cost on a log axis, one fixed reference point; IGD), and
+each run's budget to reach 90 / 95 / 99 % of the true hypervolume is recorded.
+
+Writes ``compare_<space>.csv`` (method, seed, budget_s, budget_fraction, hv_ratio, igd, pairs,
+networks), ``compare_<space>_reach.csv`` (method, seed, budget to 90/95/99 %),
+``compare_<space>_hv.png`` (median hv ratio vs budget with quartile bands, per method) and
+``compare_<space>_front.png`` (the true front and each method's found front, seed 0, at the middle
+budget), and prints the table of median hv ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BUDGET_FRACTIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # of exhaustive enumeration
+REACH = (0.90, 0.95, 0.99)
+
+
+def run_method(problem, front, method: str, seed: int, budgets_s) -> tuple[list, list, list]:
+    """One run of ``method``: its scores at every budget, its budget to reach each of REACH, and
+    its query history."""
+    from dianjax.bench.oracle import Oracle
+    from dianjax.bench.quality import budget_to_reach, score_history
+    from dianjax.bench.strategies import STRATEGIES
+
+    oracle = Oracle(problem, max(budgets_s))
+    STRATEGIES[method](oracle, np.random.default_rng([seed, 0xBE4C]))
+    scores = score_history(oracle.history, front, budgets_s)
+    reach = [budget_to_reach(oracle.history, front, fraction) for fraction in REACH]
+    return scores, reach, oracle.history
+
+
+def compare(problem, methods, seeds, out: Path, name: str, log=print) -> list[dict]:
+    """Runs every method and seed on ``problem``; writes the CSVs and plots; returns the rows."""
+    from dianjax.bench.quality import true_front
+
+    front = true_front(problem)
+    exhaustive_s = problem.exhaustive_budget_s()
+    budgets = [fraction * exhaustive_s for fraction in BUDGET_FRACTIONS]
+    rows, reach_rows, found = [], [], {}
+    for method in methods:
+        start = time.perf_counter()
+        for seed in range(seeds):
+            scores, reach, history = run_method(problem, front, method, seed, budgets)
+            if seed == 0:
+                found[method] = history
+            rows += [{"method": method, "seed": seed, "budget_s": s.budget_s,
+                      "budget_fraction": fraction, "hv_ratio": s.hv_ratio, "igd": s.igd,
+                      "pairs": s.num_pairs, "networks": s.num_networks}
+                     for s, fraction in zip(scores, BUDGET_FRACTIONS)]
+            reach_rows.append({"method": method, "seed": seed,
+                               **{f"budget_to_{round(100 * f)}pct_s": r
+                                  for f, r in zip(REACH, reach)}})
+        log(f"{method}: {seeds} seeds in {time.perf_counter() - start:.1f} s")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / f"compare_{name}.csv", rows)
+    _write_csv(out / f"compare_{name}_reach.csv", reach_rows)
+    _plot_hv(rows, methods, out / f"compare_{name}_hv.png", problem.metric)
+    middle = budgets[len(budgets) // 2]
+    _plot_fronts(front, found, middle, BUDGET_FRACTIONS[len(budgets) // 2],
+                 out / f"compare_{name}_front.png", problem.metric)
+    log(format_table(rows, methods))
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as sink:
+        writer = csv.DictWriter(sink, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def format_table(rows: list[dict], methods, fractions=(0.002, 0.01, 0.05)) -> str:
+    """Median [quartiles] hv ratio per method at three budget fractions (a Markdown table)."""
+    lines = ["| method | " + " | ".join(f"hv ratio at {f:g} x exhaustive" for f in fractions)
+             + " |", "|---" * (len(fractions) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for fraction in fractions:
+            values = [r["hv_ratio"] for r in rows
+                      if r["method"] == method and np.isclose(r["budget_fraction"], fraction)]
+            q25, q50, q75 = np.percentile(values, [25, 50, 75])
+            cells.append(f"{q50:.3f} [{q25:.3f}, {q75:.3f}]")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _plot_hv(rows, methods, path: Path, metric: str) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = figure.subplots()
+    for method in methods:
+        fractions = sorted({r["budget_fraction"] for r in rows if r["method"] == method})
+        stats = np.array([np.percentile([r["hv_ratio"] for r in rows if r["method"] == method
+                                         and r["budget_fraction"] == f], [25, 50, 75])
+                          for f in fractions])
+        ax.plot(fractions, stats[:, 1], marker="o", label=method)
+        ax.fill_between(fractions, stats[:, 0], stats[:, 2], alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("budget (fraction of exhaustive enumeration's)")
+    ax.set_ylabel(f"hypervolume ratio (val accuracy vs log {metric})")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    figure.savefig(path)
+
+
+def _plot_fronts(front, found: dict, budget_s: float, fraction: float, path: Path,
+                 metric: str) -> None:
+    from matplotlib.figure import Figure
+
+    from dianjax.analysis.front import front_indices
+
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = figure.subplots()
+    order = np.argsort(front.cost)
+    ax.step(front.cost[order], front.accuracy[order], where="post", color="k", linewidth=2,
+            label="true front")
+    for method, history in found.items():
+        queries = [q for q in history if q.spent_s <= budget_s]
+        if not queries:
+            continue
+        accuracy = np.array([q.accuracy for q in queries])
+        cost = np.array([q.cost for q in queries])
+        keep = front_indices(accuracy, cost)
+        ax.scatter(cost[keep], accuracy[keep], s=14, label=method)
+    ax.set_xscale("log")
+    ax.set_xlabel(metric)
+    ax.set_ylabel("search_val accuracy (table mean over seeds)")
+    ax.set_title(f"found fronts, seed 0, budget {fraction:g} x exhaustive")
+    ax.legend(fontsize=7)
+    figure.savefig(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", default="quickstart_digits")
+    parser.add_argument("--metric", default="edp_pj_s")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--prices", default=None,
+                        help="prices cache (default bench_builds/<table>/prices.npz)")
+    parser.add_argument("--out", default="experiments/results")
+    args = parser.parse_args(argv)
+    from dianjax.bench import load
+    from dianjax.bench.fronts import problem, table_prices
+    from dianjax.bench.strategies import STRATEGIES
+    from dianjax.cli import report_error
+    from sim import checks
+
+    try:
+        methods = list(STRATEGIES) if args.methods is None else args.methods.split(",")
+        for method in methods:
+            checks.one_of("--methods", "method", method, STRATEGIES)
+        checks.positive_int("--seeds", "seeds", args.seeds)
+        table = load(args.table)
+        prices = table_prices(table, args.prices or f"bench_builds/{args.table}/prices.npz")
+        task = problem(table, prices, args.metric)
+    except ValueError as error:
+        return report_error(error)
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        skipped = [m for m in methods if m.startswith("optuna")]
+        methods = [m for m in methods if not m.startswith("optuna")]
+        if skipped:
+            print(f"skipping {skipped}: optuna is not installed (pip install -e '.[baselines]')")
+    compare(task, methods, args.seeds, Path(args.out), table.recipe.space)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

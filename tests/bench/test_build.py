@@ -1,0 +1,96 @@
+"""Benchmark table build: enumeration, shards, resume after a crash, merge, load, and the trainer
+against dianjax's own final-training step."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from dianjax.bench import build, load, networks, recipe
+from dianjax.bench.table import BenchTable
+from dianjax.nas.search_space import get_space
+from dianjax.nas.supernet import DerivedNetwork
+
+
+def test_quickstart_space_has_500_valid_networks_and_shards_partition_them():
+    space = get_space("quickstart")
+    rows = networks.enumerate_networks(space)
+    assert rows.shape == (500, 4) and len({tuple(r) for r in rows}) == 500  # 5 * 5 * 4 * 5
+    for row in rows[::37]:
+        DerivedNetwork(space, tuple(row))  # every row is a valid network
+    shards = [networks.shard_indices(500, k, 3) for k in (1, 2, 3)]
+    assert sorted(np.concatenate(shards).tolist()) == list(range(500))
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/2/3"])
+def test_bad_shard_is_refused(text):
+    with pytest.raises(ValueError, match="--shard must be K/N"):
+        networks.parse_shard(text)
+
+
+def test_recipe_errors_name_the_field():
+    with pytest.raises(ValueError, match=r"recipe.dataset must be one of"):
+        recipe.Recipe(dataset="mnist", space="quickstart", num_epochs=1)
+    with pytest.raises(ValueError, match=r"recipe.seeds must be distinct"):
+        recipe.Recipe(dataset="digits", space="quickstart", num_epochs=1, seeds=(0, 0))
+    with pytest.raises(ValueError, match=r"bench.table must be one of"):
+        recipe.get_recipe("nope")
+
+
+TINY = recipe.Recipe(dataset="digits", space="quickstart", num_epochs=1, batch_size=128,
+                     seeds=(0, 1))
+SUBSET = np.array([[0, 0, 0, 0], [4, 4, 1, 4], [1, 3, 3, 2]])  # three networks stand for the space
+
+
+@pytest.fixture()
+def tiny(monkeypatch):
+    monkeypatch.setitem(recipe.TABLES, "tiny", TINY)
+    monkeypatch.setattr(build, "enumerate_networks", lambda space: SUBSET)
+    return "tiny"
+
+
+def test_build_resumes_after_a_crash_and_merges(tiny, tmp_path):
+    path = build.build_shard(tiny, tmp_path, (1, 1), limit=2, progress=False)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3  # header + 2 networks
+    with pytest.raises(ValueError, match="incomplete: 1 of 3 networks missing"):
+        build.merge(tmp_path, tiny)
+    path.write_text("\n".join(lines) + '\n{"network": 2, "op_ind')  # a write torn by a crash
+    build.build_shard(tiny, tmp_path, (1, 1), progress=False)
+    rows = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert [r["network"] for r in rows] == [0, 1, 2]
+    assert rows[:2] == [json.loads(line) for line in lines[1:]]  # finished rows kept as they were
+    table = build.merge(tmp_path, tiny)
+    assert table.val_accuracy.shape == (3, 2) and table.recipe == TINY
+    assert table.row(1)["ops"] == ["skip", "skip", "mb_k3_e3", "skip"]
+    assert ((table.val_accuracy >= 0) & (table.val_accuracy <= 1)).all()  # 1 epoch: near chance
+    assert table.num_params[1] < table.num_params[2] and table.macs[1] < table.macs[2]
+    saved = tmp_path / "tiny.json"
+    table.save(saved)
+    again = load(saved)
+    np.testing.assert_array_equal(again.val_accuracy, table.val_accuracy)
+    assert again.index(["skip", "skip", "mb_k3_e3", "skip"]) == 1
+    with pytest.raises(ValueError, match="is not a row of table"):
+        again.index(["skip"] * 4)
+
+
+def test_a_build_with_another_recipe_is_refused(tiny, tmp_path, monkeypatch):
+    build.build_shard(tiny, tmp_path, (2, 3), limit=0, progress=False)
+    build.build_shard(tiny, tmp_path, (2, 3), limit=1, progress=False)
+    monkeypatch.setitem(recipe.TABLES, "tiny", dataclasses.replace(TINY, num_epochs=2))
+    with pytest.raises(ValueError, match="another recipe"):
+        build.build_shard(tiny, tmp_path, (2, 3), progress=False)
+    with pytest.raises(ValueError, match="built with recipe"):
+        build.collect(tmp_path, tiny)
+
+
+def test_separability_of_a_hand_made_table():
+    values = np.array([[0.90, 0.92], [0.80, 0.82], [0.70, 0.72]])
+    table = BenchTable(name="t", recipe=TINY, op_names=(), networks=np.zeros((3, 0), int),
+                       num_params=np.zeros(3), macs=np.zeros(3), val_accuracy=values,
+                       test_accuracy=values, wall_s=np.ones(3), machine="")
+    s = table.separability()
+    assert s["between_network_sd"] == pytest.approx(0.1)
+    assert s["median_seed_sd"] == pytest.approx(np.sqrt(2) * 0.01)
+    assert s["ratio"] == pytest.approx(0.1 / 0.01)
