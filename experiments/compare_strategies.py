@@ -2,6 +2,7 @@
 
 Command:  python experiments/compare_strategies.py [--table quickstart_digits] [--metric edp_pj_s]
               [--seeds 10] [--methods rl_combined,...] [--out experiments/results]
+              [--joint-runs runs/bench_joint --lams 0.1,0.3,1,3]
 Needs:    the bundled table (``dianjax bench build`` + ``dianjax bench merge``) and, for the Optuna
           samplers, ``pip install -e '.[baselines]'`` (without it they are skipped, said so).
 
@@ -13,6 +14,12 @@ of what exhaustive enumeration costs (:data:`BUDGET_FRACTIONS`); at each, the fo
 evaluated within it) is scored against the true front (:mod:`dianjax.bench.quality`: hypervolume
 ratio in the true front's normalization, cost on a log axis, one fixed reference point; IGD), and
 each run's budget to reach 90 / 95 / 99 % of the true hypervolume is recorded.
+
+``joint`` (with ``--joint-runs DIR``) is the DIAN-style ``dianjax search`` on the quickstart
+config: one search per (lam, seed) with the objective of ``--metric``, run here (resumable) or read
+back from DIR; comparison seed s replays the searches of seed s in increasing lam, each charged its
+measured wall time and scored by the table's accuracy of its derived network
+(:mod:`dianjax.bench.strategies.joint`).
 
 Writes ``compare_<space>.csv`` (method, seed, budget_s, budget_fraction, hv_ratio, igd, pairs,
 networks), ``compare_<space>_reach.csv`` (method, seed, budget to 90/95/99 %),
@@ -35,24 +42,52 @@ BUDGET_FRACTIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # of exhaustive
 REACH = (0.90, 0.95, 0.99)
 
 
-def run_method(problem, front, method: str, seed: int, budgets_s) -> tuple[list, list, list]:
-    """One run of ``method``: its scores at every budget, its budget to reach each of REACH, and
-    its query history."""
+def run_method(problem, front, method: str, seed: int, budgets_s, strategies
+               ) -> tuple[list, list, list]:
+    """One run of ``method`` (a name of ``strategies``, a dict name -> ``run(oracle, rng, seed)``):
+    its scores at every budget, its budget to reach each of REACH, and its query history."""
     from dianjax.bench.oracle import Oracle
     from dianjax.bench.quality import budget_to_reach, score_history
-    from dianjax.bench.strategies import STRATEGIES
 
     oracle = Oracle(problem, max(budgets_s))
-    STRATEGIES[method](oracle, np.random.default_rng([seed, 0xBE4C]))
+    strategies[method](oracle, np.random.default_rng([seed, 0xBE4C]), seed)
     scores = score_history(oracle.history, front, budgets_s)
     reach = [budget_to_reach(oracle.history, front, fraction) for fraction in REACH]
     return scores, reach, oracle.history
 
 
-def compare(problem, methods, seeds, out: Path, name: str, log=print) -> list[dict]:
+def oracle_strategies() -> dict:
+    """The oracle-querying strategies as ``run(oracle, rng, seed)``."""
+    from dianjax.bench.strategies import STRATEGIES
+
+    return {name: (lambda oracle, rng, seed, run=run: run(oracle, rng))
+            for name, run in STRATEGIES.items()}
+
+
+def joint_strategy(runs, problem, space, hardware):
+    """``run(oracle, rng, seed)`` replaying the joint searches of that seed, in increasing lam."""
+    from dianjax.bench.networks import layer_options
+    from dianjax.bench.strategies.joint import joint, pair_of
+
+    layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
+    by_seed = {}
+    for run in sorted(runs, key=lambda r: (r.seed, r.lam)):
+        network, accelerator = pair_of(run, problem, layer_ops, hardware)
+        by_seed.setdefault(run.seed, []).append((network, accelerator, run.wall_s))
+
+    def run(oracle, rng, seed):
+        if seed not in by_seed:
+            raise ValueError(f"no joint search runs of seed {seed}; have {sorted(by_seed)}")
+        joint(oracle, rng, pairs=by_seed[seed])
+    return run
+
+
+def compare(problem, methods, seeds, out: Path, name: str, log=print,
+            strategies: dict | None = None) -> list[dict]:
     """Runs every method and seed on ``problem``; writes the CSVs and plots; returns the rows."""
     from dianjax.bench.quality import true_front
 
+    strategies = oracle_strategies() if strategies is None else strategies
     front = true_front(problem)
     exhaustive_s = problem.exhaustive_budget_s()
     budgets = [fraction * exhaustive_s for fraction in BUDGET_FRACTIONS]
@@ -60,7 +95,8 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print) -> list[di
     for method in methods:
         start = time.perf_counter()
         for seed in range(seeds):
-            scores, reach, history = run_method(problem, front, method, seed, budgets)
+            scores, reach, history = run_method(problem, front, method, seed, budgets,
+                                                strategies)
             if seed == 0:
                 found[method] = history
             rows += [{"method": method, "seed": seed, "budget_s": s.budget_s,
@@ -160,21 +196,35 @@ def main(argv=None) -> int:
     parser.add_argument("--prices", default=None,
                         help="prices cache (default bench_builds/<table>/prices.npz)")
     parser.add_argument("--out", default="experiments/results")
+    parser.add_argument("--joint-runs", default=None,
+                        help="folder of the joint searches (run here if missing); adds 'joint'")
+    parser.add_argument("--lams", default="0.1,0.3,1,3", help="lams of the joint searches")
     args = parser.parse_args(argv)
     from dianjax.bench import load
     from dianjax.bench.fronts import problem, table_prices
-    from dianjax.bench.strategies import STRATEGIES
     from dianjax.cli import report_error
+    from dianjax.cost.objectives import OBJECTIVE_METRICS
+    from dianjax.nas.search_space import get_space
     from sim import checks
 
+    strategies = oracle_strategies()
+    names = (["joint"] if args.joint_runs else []) + list(strategies)
     try:
-        methods = list(STRATEGIES) if args.methods is None else args.methods.split(",")
+        methods = names if args.methods is None else args.methods.split(",")
         for method in methods:
-            checks.one_of("--methods", "method", method, STRATEGIES)
+            checks.one_of("--methods", "method", method, names)
         checks.positive_int("--seeds", "seeds", args.seeds)
         table = load(args.table)
         prices = table_prices(table, args.prices or f"bench_builds/{args.table}/prices.npz")
         task = problem(table, prices, args.metric)
+        if "joint" in methods:
+            from dianjax.bench.strategies.joint import run_searches
+
+            objective = {m: o for o, m in OBJECTIVE_METRICS.items()}[args.metric]
+            lams = [float(lam) for lam in args.lams.split(",")]
+            runs = run_searches(args.joint_runs, [objective], lams, range(args.seeds))
+            strategies["joint"] = joint_strategy(runs, task, get_space(table.recipe.space),
+                                                 prices.hardware)
     except ValueError as error:
         return report_error(error)
     try:
@@ -184,7 +234,7 @@ def main(argv=None) -> int:
         methods = [m for m in methods if not m.startswith("optuna")]
         if skipped:
             print(f"skipping {skipped}: optuna is not installed (pip install -e '.[baselines]')")
-    compare(task, methods, args.seeds, Path(args.out), table.recipe.space)
+    compare(task, methods, args.seeds, Path(args.out), table.recipe.space, strategies=strategies)
     return 0
 
 

@@ -5,8 +5,8 @@ recipe, shard, machine) and gets one line per finished network, flushed and fsyn
 loses at most the network in training and a rerun resumes where it stopped. Shards split the
 networks round-robin (:func:`dianjax.bench.networks.shard_indices`), so ``--shard K/N`` runs on the
 N tasks of a SLURM array or the hosts of a pod slice, and ``--jobs J`` runs J single-threaded local
-workers side by side (on a 2-core CPU, two workers build faster than one two-thread process:
-``benchmarks/bench_speed.py``). :func:`merge` checks that every shard used the same recipe and that
+workers side by side (on a 2-core CPU a quickstart step took 22 ms on one core against 19 ms on
+two, so two single-core workers do about 1.7x the work of one two-core process). :func:`merge` checks that every shard used the same recipe and that
 every network is present once, and writes the table.
 """
 

@@ -145,13 +145,7 @@ class Oracle:
         """``(accuracy, cost)`` of the pair, charging what it has not been charged yet."""
         problem = self.problem
         network, accelerator = int(network), int(accelerator)
-        if not 0 <= network < problem.num_networks:
-            raise ValueError(f"network must be in [0, {problem.num_networks}), got {network}")
-        if not 0 <= accelerator < problem.num_accelerators:
-            raise ValueError(f"accelerator must be in [0, {problem.num_accelerators}), "
-                             f"got {accelerator}")
-        accuracy = float(problem.accuracy[network])
-        cost = float(problem.cost[network, accelerator])
+        accuracy, cost = self._lookup(network, accelerator)
         if (network, accelerator) not in self._priced:
             if network not in self._trained:
                 self._trained.add(network)
@@ -161,11 +155,34 @@ class Oracle:
             self.history.append(Query(network, accelerator, accuracy, cost, self.spent_s))
         return accuracy, cost
 
+    def record(self, network: int, accelerator: int, charge_s: float) -> tuple[float, float]:
+        """A pair found by a method that pays its own way (e.g. a supernet search, charged its
+        wall time ``charge_s`` instead of training and pricing): recorded like :meth:`evaluate`'s
+        pairs, and counted as trained and priced for later queries."""
+        checks.number_in("Oracle.record", "charge_s", charge_s, 0, math.inf, high_open=True)
+        network, accelerator = int(network), int(accelerator)
+        accuracy, cost = self._lookup(network, accelerator)
+        self._trained.add(network)
+        self.spent_s += float(charge_s)
+        if (network, accelerator) not in self._priced:
+            self._priced.add((network, accelerator))
+            self.history.append(Query(network, accelerator, accuracy, cost, self.spent_s))
+        return accuracy, cost
+
     def evaluate_decisions(self, network: Sequence[int], accelerator: Sequence[int]
                            ) -> tuple[float, float]:
         """:meth:`evaluate` of the pair given by per-layer and per-knob choices."""
         return self.evaluate(self.problem.network_index(network),
                              self.problem.accelerator_index(accelerator))
+
+    def _lookup(self, network: int, accelerator: int) -> tuple[float, float]:
+        problem = self.problem
+        if not 0 <= network < problem.num_networks:
+            raise ValueError(f"network must be in [0, {problem.num_networks}), got {network}")
+        if not 0 <= accelerator < problem.num_accelerators:
+            raise ValueError(f"accelerator must be in [0, {problem.num_accelerators}), "
+                             f"got {accelerator}")
+        return float(problem.accuracy[network]), float(problem.cost[network, accelerator])
 
     @property
     def num_trained(self) -> int:

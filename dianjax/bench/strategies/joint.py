@@ -1,0 +1,110 @@
+"""The DIAN-style joint search (``dianjax search``) as a benchmark strategy.
+
+Unlike the other strategies the joint search never queries pairs one by one: a search run costs its
+measured wall time (supernet training, the relaxed cost model, the final simulation, on the machine
+that builds the comparison) and yields one pair, its derived network and accelerator. The pair is
+then scored like every other strategy's: by the table's accuracy of the derived network (retrained,
+not the supernet's proxy) and its exact cost.
+
+:func:`run_searches` runs (or reads back) one search per (objective, lam, seed) of the quickstart
+config and records each run's wall time next to its ``result.json``; :func:`joint` replays the
+runs of one comparison seed, a lam sweep in increasing lam, charging each run's wall time through
+:meth:`dianjax.bench.oracle.Oracle.record`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from dianjax.bench.oracle import Oracle, Problem
+
+RUN_FILE = "bench_run.json"  # next to result.json: the run's measured wall time
+
+
+class SearchRun(NamedTuple):
+    """One finished joint search: its settings, derived pair (as op names and accelerator knob
+    values) and measured wall time."""
+
+    objective: str
+    lam: float
+    seed: int
+    ops: tuple[str, ...]
+    accelerator: dict
+    wall_s: float
+
+
+def run_searches(out_dir: str | Path, objectives: Sequence[str], lams: Sequence[float],
+                 seeds: Sequence[int], config: str = "quickstart",
+                 overrides: Sequence[str] = (), log=print) -> list[SearchRun]:
+    """Runs every (objective, lam, seed) search of ``config`` not finished under ``out_dir``.
+
+    A finished run (``result.json`` and :data:`RUN_FILE`) is read back; an interrupted one resumes
+    from its checkpoint, and then its wall time counts only the resumed part (said in the log).
+    """
+    from dianjax.config import load_config
+    from dianjax.search.loop import run_search
+
+    runs = []
+    for objective in objectives:
+        for lam in lams:
+            for seed in seeds:
+                workdir = Path(out_dir) / objective / f"lam{lam:g}" / f"seed{seed}"
+                record = workdir / RUN_FILE
+                if not record.exists():
+                    resumed = (workdir / "checkpoints").exists()
+                    cfg = load_config(config, [*overrides, f"cost.objective={objective!r}",
+                                               f"cost.lam={float(lam)!r}", f"seed={int(seed)}"])
+                    start = time.perf_counter()
+                    run_search(cfg, workdir)
+                    wall = time.perf_counter() - start
+                    record.write_text(json.dumps({"wall_s": wall, "resumed": resumed}) + "\n")
+                    log(f"joint {objective} lam={lam:g} seed={seed}: {wall:.1f} s"
+                        + (" (resumed: wall time of the resumed part only)" if resumed else ""))
+                result = json.loads((workdir / "result.json").read_text())
+                runs.append(SearchRun(objective, float(lam), int(seed),
+                                      tuple(result["network"]["ops"]),
+                                      result["hardware"]["accelerator"],
+                                      json.loads(record.read_text())["wall_s"]))
+    return runs
+
+
+def pair_of(run: SearchRun, problem: Problem, layer_ops: Sequence[Sequence[str]],
+            hardware) -> tuple[int, int]:
+    """The (network, accelerator) indices of ``problem`` of a run's derived pair.
+
+    Args:
+      layer_ops: per layer, the op names of that layer's choices in the problem's order.
+      hardware: the problem's :class:`~dianjax.cost.hardware_space.HardwareSpace`.
+    """
+    if len(run.ops) != len(layer_ops):
+        raise ValueError(f"run has {len(run.ops)} layers, the problem {len(layer_ops)}")
+    decisions = []
+    for layer, (op, names) in enumerate(zip(run.ops, layer_ops)):
+        if op not in names:
+            raise ValueError(f"run op {op!r} at layer {layer} is not a choice there: {list(names)}")
+        decisions.append(list(names).index(op))
+    indices = []
+    for knob, choices in hardware.choices():
+        value = run.accelerator[knob]
+        if value not in choices:
+            raise ValueError(f"run accelerator {knob}={value!r} is not in the benchmark's hardware "
+                             f"space: {list(choices)}")
+        indices.append(list(choices).index(value))
+    return problem.network_index(decisions), problem.accelerator_index(indices)
+
+
+def joint(oracle: Oracle, rng: np.random.Generator, *, pairs: Sequence[tuple[int, int, float]]
+          ) -> None:
+    """Replays search runs: each ``(network, accelerator, wall_s)`` of ``pairs`` (one comparison
+    seed's lam sweep, in order) is recorded at the charge of its wall time, until exhausted."""
+    del rng  # the runs carry their own seeds
+    for network, accelerator, wall_s in pairs:
+        if oracle.exhausted:
+            return
+        oracle.record(network, accelerator, wall_s)

@@ -1,0 +1,73 @@
+"""The joint search as a benchmark strategy: runs recorded at their wall time, mapped onto the
+problem's indices, replayed in lam order."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dianjax.bench.networks import enumerate_networks, layer_options
+from dianjax.bench.oracle import Oracle, Problem
+from dianjax.bench.strategies.joint import RUN_FILE, SearchRun, joint, pair_of, run_searches
+from dianjax.cost.hardware_space import HardwareSpace
+from dianjax.nas.search_space import get_space
+
+SPACE = get_space("quickstart")
+HARDWARE = HardwareSpace()
+LAYER_OPS = [[SPACE.op_names[k] for k in options] for options in layer_options(SPACE)]
+
+
+def _problem():
+    n = len(enumerate_networks(SPACE))
+    a = HARDWARE.num_accelerators
+    rng = np.random.default_rng(0)
+    return Problem(tuple(len(o) for o in LAYER_OPS),
+                   tuple(len(c) for _, c in HARDWARE.choices()), rng.uniform(0.9, 1.0, n),
+                   rng.uniform(1.0, 2.0, (n, a)), np.full(n, 10.0), 0.002)
+
+
+def test_record_charges_the_wall_time_and_counts_the_pair_as_bought():
+    problem = _problem()
+    oracle = Oracle(problem, 1e9)
+    oracle.record(3, 7, 100.0)
+    assert oracle.spent_s == 100.0 and len(oracle.history) == 1
+    oracle.evaluate(3, 7)              # already found: free
+    oracle.evaluate(3, 8)              # network known: only the price
+    assert oracle.spent_s == pytest.approx(100.0 + problem.price_s)
+    with pytest.raises(ValueError, match="charge_s"):
+        oracle.record(0, 0, -1.0)
+
+
+def test_a_run_maps_onto_the_networks_and_accelerators_of_the_problem():
+    problem = _problem()
+    networks = enumerate_networks(SPACE)
+    accelerators = list(HARDWARE.accelerators())
+    for n, a in [(0, 0), (137, 4095), (499, 12287)]:
+        accelerator = accelerators[a]
+        run = SearchRun("edp", 1.0, 0, tuple(SPACE.op_names[k] for k in networks[n]),
+                        {knob: getattr(accelerator, knob) for knob in HARDWARE.knobs}, 60.0)
+        assert pair_of(run, problem, LAYER_OPS, HARDWARE) == (n, a)
+    bad = run._replace(accelerator={**run.accelerator, "rows": 7})
+    with pytest.raises(ValueError, match="rows=7 is not in the benchmark's hardware space"):
+        pair_of(bad, problem, LAYER_OPS, HARDWARE)
+
+
+def test_joint_replays_its_pairs_until_the_budget_is_spent():
+    problem = _problem()
+    oracle = Oracle(problem, budget_s=150.0)
+    joint(oracle, np.random.default_rng(0), pairs=[(1, 2, 100.0), (3, 4, 100.0), (5, 6, 100.0)])
+    assert [(q.network, q.accelerator, q.spent_s) for q in oracle.history] == [
+        (1, 2, 100.0), (3, 4, 200.0)]
+
+
+@pytest.mark.slow
+def test_run_searches_runs_once_and_reads_back(tmp_path):
+    tiny = ["search.warmup_steps=0", "search.steps=4", "data.batch_size=32",
+            "log_every_steps=2", "checkpoint_every_steps=4"]
+    (run,) = run_searches(tmp_path, ["edp"], [1.0], [0], overrides=tiny, log=lambda _: None)
+    record = tmp_path / "edp" / "lam1" / "seed0" / RUN_FILE
+    assert json.loads(record.read_text())["wall_s"] == run.wall_s > 0
+    result = json.loads((record.parent / "result.json").read_text())
+    assert run.ops == tuple(result["network"]["ops"])
+    assert pair_of(run, _problem(), LAYER_OPS, HARDWARE)  # a pair of the benchmark's spaces
+    assert run_searches(tmp_path, ["edp"], [1.0], [0], overrides=tiny) == [run]  # read back
