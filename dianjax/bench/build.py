@@ -6,8 +6,9 @@ loses at most the network in training and a rerun resumes where it stopped. Shar
 networks round-robin (:func:`dianjax.bench.networks.shard_indices`), so ``--shard K/N`` runs on the
 N tasks of a SLURM array or the hosts of a pod slice, and ``--jobs J`` runs J single-threaded local
 workers side by side (on a 2-core CPU a quickstart step took 22 ms on one core against 19 ms on
-two, so two single-core workers do about 1.7x the work of one two-core process). :func:`merge` checks that every shard used the same recipe and that
-every network is present once, and writes the table.
+two, so two single-core workers do about 1.7x the work of one two-core process). :func:`merge`
+checks that every shard used the same recipe and that every network is present once, and writes
+the table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import platform
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,7 +113,7 @@ def build_shard(table: str, out_dir: str | Path, shard: tuple[int, int] = (1, 1)
                    "ops": list(result.op_names), "num_params": result.num_params,
                    "macs": result.macs, "val_accuracy": list(result.val_accuracy),
                    "test_accuracy": list(result.test_accuracy), "wall_s": result.wall_s,
-                   "compile_s": result.compile_s}
+                   "compile_s": result.compile_s, "finished_unix": time.time()}
             sink.write(json.dumps(row) + "\n")
             sink.flush()
             os.fsync(sink.fileno())

@@ -5,13 +5,15 @@ epoch with no Python per step. Seeds go through it either side by side (``"vmap"
 seed-stacked states; accelerators) or in turn (``"sequential"``: the single-seed program called per
 seed; CPUs, where a vmapped convolution with per-seed kernels runs slower than the seeds in turn:
 on this project's 2-core CPU one vmapped step of 3 quickstart seeds took 71 ms against 19 ms for one
-seed's step; ``benchmarks/bench_speed.py`` compares the modes). It compiles once per network; every
-network starts from the supernet's compiled init (:meth:`SeedTrainer.init_variables`). Evaluation predicts every seed on the whole ``search_val`` and ``test`` splits.
+seed's step; ``benchmarks/bench_speed.py`` compares the modes). It compiles once per network;
+every network starts from the supernet's compiled init (:meth:`SeedTrainer.init_variables`).
+Evaluation predicts every seed on the whole ``search_val`` and ``test`` splits.
 
 The step, optimizer and loss are those of :mod:`dianjax.train` (one recipe for final training and
-the table); batches are :meth:`dianjax.data.Dataset.train_batch` of ``(seed, step)``, so a seed's
-run here sees exactly the batches of ``dianjax train --config.seed=<seed> --config.eval_split=val``
-with the same schedule."""
+the table); batches are :meth:`dianjax.data.Dataset.train_batch` of ``(seed, step)``: the batches
+of ``dianjax train --config.eval_split=val`` with the recipe's seed, split and schedule. Only the
+initial weights are drawn another way (the supernet's init, the same initializers).
+"""
 
 from __future__ import annotations
 
@@ -99,7 +101,8 @@ class SeedTrainer:
             np.concatenate([self.val.labels, self.test.labels]), EVAL_CHUNK)
 
     def epoch_batches(self, epoch: int) -> dict:
-        """Seed-stacked batches of ``epoch``: image float[S, steps, B, H, W, C], label int[S, steps, B]."""
+        """Seed-stacked batches of ``epoch``: image float[S, steps, B, H, W, C], label
+        int[S, steps, B]."""
         first = epoch * self.steps_per_epoch
         per_seed = [[self.train.train_batch(first + s, self.recipe.batch_size, seed)
                      for s in range(self.steps_per_epoch)] for seed in self.recipe.seeds]
