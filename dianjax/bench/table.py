@@ -162,3 +162,12 @@ def load(name_or_path: str | Path) -> BenchTable:
     checks.one_of("dianjax.bench.load", "name", str(name_or_path), names)
     resource = importlib.resources.files(DATA_PACKAGE) / f"{name_or_path}.json"
     return BenchTable.from_json(json.loads(resource.read_text()), f"table {name_or_path!r}")
+
+
+def table_for(dataset: str, space: str) -> str | None:
+    """The bundled table of ``dataset`` x ``space`` (its recipe's), or None if none is bundled."""
+    from dianjax.bench.recipe import TABLES
+
+    bundled = set(bundled_tables())
+    return next((name for name, recipe in TABLES.items()
+                 if name in bundled and (recipe.dataset, recipe.space) == (dataset, space)), None)

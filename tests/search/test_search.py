@@ -127,6 +127,7 @@ def test_final_training_adds_the_derived_networks_test_accuracy(tmp_path):
     assert trained["ops"] == result["network"]["ops"] and trained["eval_split"] == "test"
     assert result["final_train"] == trained
     assert result["accuracy"]["derived_test"] == trained["test_accuracy"]
+    assert result["retrained"]["test_accuracy"] == trained["test_accuracy"]  # the headline
     assert trained["steps"] == 22  # one epoch of the 1437 training digits in full batches of 64
 
 
