@@ -154,10 +154,9 @@ def collect(out_dir: str | Path, table: str) -> tuple[dict, dict[int, dict]]:
     return {"machine": "; ".join(sorted(set(machines)))}, rows
 
 
-def progress(out_dir: str | Path, table: str) -> tuple[int, int]:
-    """(networks done, networks in the table)."""
-    _, rows = collect(out_dir, table)
-    return len(rows), len(enumerate_networks(get_space(get_recipe(table).space)))
+def num_networks(table: str) -> int:
+    """How many networks table ``table`` holds (its space's)."""
+    return len(enumerate_networks(get_space(get_recipe(table).space)))
 
 
 def merge(out_dir: str | Path, table: str) -> BenchTable:

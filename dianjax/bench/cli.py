@@ -134,11 +134,11 @@ def _price(args) -> int:
 def _status(args) -> int:
     import numpy as np
 
-    from dianjax.bench.build import collect, progress
-    from dianjax.bench.table import BenchTable
+    from dianjax.bench.build import collect, num_networks
+    from dianjax.bench.table import separability
 
-    done, total = progress(args.out, args.table)
     meta, rows = collect(args.out, args.table)
+    done, total = len(rows), num_networks(args.table)
     print(f"{args.table}: {done}/{total} networks built ({meta['machine']})")
     if len(rows) >= 2:
         ordered = [rows[n] for n in sorted(rows)]
@@ -146,14 +146,8 @@ def _status(args) -> int:
         print(f"  wall per network: median {np.median(wall):.1f} s, total {wall.sum() / 3600:.2f} "
               f"h of worker time; remaining at that rate ~"
               f"{np.median(wall) * (total - done) / 3600:.2f} worker-h")
-        partial = BenchTable(
-            name=args.table, recipe=None, op_names=(), networks=np.zeros((len(ordered), 0)),
-            num_params=np.zeros(len(ordered)), macs=np.zeros(len(ordered)),
-            val_accuracy=np.array([r["val_accuracy"] for r in ordered]),
-            test_accuracy=np.array([r["test_accuracy"] for r in ordered]),
-            wall_s=wall, machine="")
         for split in ("val", "test"):
-            s = partial.separability(split)
+            s = separability([r[f"{split}_accuracy"] for r in ordered])
             print(f"  {split}: means {s['range']:.4f} range, between-network sd "
                   f"{s['between_network_sd']:.4f}; seed sd {s['median_seed_sd']:.4f} -> sd of a "
                   f"{s['seeds']}-seed mean {s['seed_sd_of_mean']:.4f}; ratio {s['ratio']:.1f} "

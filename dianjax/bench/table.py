@@ -92,19 +92,9 @@ class BenchTable:
                 "wall_s": float(self.wall_s[n])}
 
     def separability(self, split: str = "val") -> dict[str, float]:
-        """Whether the table tells networks apart: the spread of the network means (sd across
-        networks, and range) against the seed noise of one mean (median per-network seed sd /
-        sqrt(S)). ``ratio >= 3`` is the bar for "clearly separable"."""
+        """:func:`separability` of the table's ``split`` ("val" or "test") accuracies."""
         checks.one_of("separability", "split", split, ("val", "test"))
-        values = self.val_accuracy if split == "val" else self.test_accuracy
-        means, seeds = values.mean(axis=1), values.shape[1]
-        seed_sd = float(np.median(_sd(values)))
-        sd_of_mean = seed_sd / np.sqrt(seeds)
-        between = float(means.std(ddof=1)) if len(means) > 1 else 0.0
-        return {"between_network_sd": between, "range": float(means.max() - means.min()),
-                "median_seed_sd": seed_sd, "seed_sd_of_mean": float(sd_of_mean),
-                "ratio": between / sd_of_mean if sd_of_mean > 0 else float("inf"),
-                "seeds": seeds, "networks": len(means)}
+        return separability(self.val_accuracy if split == "val" else self.test_accuracy)
 
     def to_json(self) -> dict:
         return {"format_version": FORMAT_VERSION, "name": self.name,
@@ -141,6 +131,21 @@ class BenchTable:
 
     def with_hardware(self, hardware: dict) -> BenchTable:
         return dataclasses.replace(self, hardware=hardware)
+
+
+def separability(values: np.ndarray) -> dict[str, float]:
+    """Whether accuracies ``values[network, seed]`` tell networks apart: the spread of the network
+    means (sd across networks, and range) against the seed noise of one mean (median per-network
+    seed sd / sqrt(S)). ``ratio >= 3`` is the bar for "clearly separable"."""
+    values = np.asarray(values, np.float64)
+    means, seeds = values.mean(axis=1), values.shape[1]
+    seed_sd = float(np.median(_sd(values)))
+    sd_of_mean = seed_sd / np.sqrt(seeds)
+    between = float(means.std(ddof=1)) if len(means) > 1 else 0.0
+    return {"between_network_sd": between, "range": float(means.max() - means.min()),
+            "median_seed_sd": seed_sd, "seed_sd_of_mean": float(sd_of_mean),
+            "ratio": between / sd_of_mean if sd_of_mean > 0 else float("inf"),
+            "seeds": seeds, "networks": len(means)}
 
 
 def _sd(values: np.ndarray) -> np.ndarray:

@@ -109,6 +109,14 @@ class SeedTrainer:
         return {key: np.stack([np.stack([b[key] for b in seed]) for seed in per_seed])
                 for key in ("image", "label")}
 
+    def _per_program(self, epoch: int) -> list[dict]:
+        """The batches of ``epoch`` per call of the epoch program: all seeds stacked in one
+        (``"vmap"``), else one per seed."""
+        batches = self.epoch_batches(epoch)
+        if self.seed_mode == "vmap":
+            return [batches]
+        return [jax.tree.map(lambda x, i=i: x[i], batches) for i in range(len(self.recipe.seeds))]
+
     def init_variables(self, key: jax.Array, op_indices: tuple[int, ...]) -> dict:
         """Initial variables of network ``op_indices`` for ``key``: the supernet's variables drawn
         for ``key``, each layer keeping its chosen op's (the same initializers as a standalone
@@ -133,17 +141,13 @@ class SeedTrainer:
         else:
             epoch = jax.jit(programs.epoch, donate_argnums=0)
             predict = jax.jit(programs.predict)
-        batches = self.epoch_batches(0)
-        per_program = [batches] if vmapped else [jax.tree.map(lambda x: x[i], batches)
-                                                 for i in range(len(seeds))]
+        per_program = self._per_program(0)
         epoch = epoch.lower(states[0], per_program[0]).compile()
         compile_s = time.perf_counter() - start  # evaluation compiles later, inside wall_s only
         for number in range(self.recipe.num_epochs):
             states = [epoch(state, chunk) for state, chunk in zip(states, per_program)]
             if number + 1 < self.recipe.num_epochs:
-                batches = self.epoch_batches(number + 1)
-                per_program = [batches] if vmapped else [jax.tree.map(lambda x: x[i], batches)
-                                                         for i in range(len(seeds))]
+                per_program = self._per_program(number + 1)
         correct = self._correct(predict, states)
         num_val = len(self.val.labels)
         val = correct[:, :num_val].mean(axis=1)
