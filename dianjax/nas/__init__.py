@@ -5,5 +5,5 @@
   model reads;
 - :mod:`~dianjax.nas.supernet`: the Flax supernet and the derived (discrete) networks;
 - :mod:`~dianjax.nas.gumbel`: Gumbel-softmax relaxation of the op choice;
-- :mod:`~dianjax.nas.depthwise`: depthwise convolutions as a loop over kernel taps (fast on CPU).
+- :mod:`~dianjax.nas.cpu_conv`: depthwise (unrolled kernel taps) and 1x1 (matrix product) convolutions, fast on CPU.
 """

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax.nas import depthwise
+from dianjax.nas import cpu_conv
 from dianjax.nas.search_space import OP_SPECS, LayerSlot, SearchSpace, layer_table
 from sim.workload import Network
 
@@ -47,19 +47,23 @@ def _same_padding(kernel: int) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 class ConvBN(nn.Module):
-    """A bias-free convolution with symmetric 'same' padding, batch norm and optional ReLU6."""
+    """A bias-free convolution with symmetric 'same' padding, batch norm and optional ReLU6
+    (``unroll_taps``: how a depthwise one runs on CPU, see :mod:`dianjax.nas.cpu_conv`)."""
 
     features: int
     kernel: int
     stride: int = 1
     groups: int = 1
     activation: bool = True
+    unroll_taps: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         x = nn.Conv(self.features, (self.kernel, self.kernel), strides=(self.stride, self.stride),
                     padding=_same_padding(self.kernel), feature_group_count=self.groups,
-                    use_bias=False, conv_general_dilated=depthwise.conv_general_dilated,
+                    use_bias=False,
+                    conv_general_dilated=functools.partial(cpu_conv.conv_general_dilated,
+                                                           unroll_taps=self.unroll_taps),
                     name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
                          name="bn")(x)
@@ -74,6 +78,7 @@ class MBConv(nn.Module):
     kernel: int
     expansion: int
     stride: int
+    unroll_taps: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -81,7 +86,8 @@ class MBConv(nn.Module):
         y = x
         if self.expansion != 1:
             y = ConvBN(hidden, 1, name="expand")(y, train)
-        y = ConvBN(hidden, self.kernel, self.stride, groups=hidden, name="depthwise")(y, train)
+        y = ConvBN(hidden, self.kernel, self.stride, groups=hidden, unroll_taps=self.unroll_taps,
+                   name="depthwise")(y, train)
         y = ConvBN(self.out_channels, 1, activation=False, name="project")(y, train)
         if self.stride == 1 and self.in_channels == self.out_channels:
             y = y + x
@@ -97,8 +103,10 @@ class Identity(nn.Module):
         return x
 
 
-def make_op(slot: LayerSlot, op_name: str, name: str | None = None) -> nn.Module:
-    """The Flax module of op ``op_name`` at searchable layer ``slot``."""
+def make_op(slot: LayerSlot, op_name: str, name: str | None = None,
+            unroll_taps: bool = True) -> nn.Module:
+    """The Flax module of op ``op_name`` at searchable layer ``slot`` (``unroll_taps``: see
+    :class:`ConvBN`; the supernet, which compiles every op at once, loops over taps)."""
     spec = OP_SPECS[op_name]
     if spec.is_skip:
         if not slot.allows_skip:
@@ -107,7 +115,7 @@ def make_op(slot: LayerSlot, op_name: str, name: str | None = None) -> nn.Module
                              "allowed: stride 1 and equal widths")
         return Identity(name=name)
     return MBConv(slot.in_channels, slot.out_channels, spec.kernel, spec.expansion, slot.stride,
-                  name=name)
+                  unroll_taps, name=name)
 
 
 class Head(nn.Module):
@@ -140,7 +148,8 @@ class SearchableLayer(nn.Module):
     available: tuple[int, ...]  # columns of the op weights whose op exists here
 
     def setup(self):
-        self.ops = {self.op_names[k]: make_op(self.slot, self.op_names[k]) for k in self.available}
+        self.ops = {self.op_names[k]: make_op(self.slot, self.op_names[k], unroll_taps=False)
+                    for k in self.available}
 
     @nn.compact
     def __call__(self, x: jax.Array, weights: jax.Array, train: bool, hard: bool) -> jax.Array:
