@@ -14,12 +14,17 @@ choices (``word_bits`` / ``clock_mhz`` of the search's hardware space; the searc
 A query measures a pair with the exact simulator (batch ``cost.batch`` of the search, sim's default
 mapping for every layer: fold orders are not part of the pair space, so the search's pair may
 simulate differently here than in its ``result.json``, which uses the searched fold orders) and,
-if the ``accuracy`` objective has a non-zero weight, with a short training of the derived network
-from scratch on the search's ``search_train`` split, evaluated on its ``search_val`` split (the
-search's ``data.val_fraction`` and ``data.split_seed``;
-:func:`dianjax.refine.pair_space.training_oracle`). Pairs are chosen on that validation accuracy
-only; the test split is used once, at the end: the best pair's network trains with the same schedule
-on the whole training split and is tested (``best_test.json``).
+if the ``accuracy`` objective has a non-zero weight, with the network's validation accuracy:
+``config.accuracy_source`` "table" looks it up in the benchmark table of the search's dataset and
+space (``dianjax.bench``: every network trained from scratch with a full recipe, mean over seeds,
+on the table recipe's ``search_val`` split; :func:`dianjax.refine.pair_space.table_oracle`);
+"train" trains the derived network from scratch with the short ``config.train`` schedule on the
+search's ``search_train`` split and evaluates it on its ``search_val`` split (the search's
+``data.val_fraction`` and ``data.split_seed``; :func:`dianjax.refine.pair_space.training_oracle`), a
+proxy of the fully trained accuracy; "auto" (default) is "table" where a table is bundled. Pairs are
+chosen on validation accuracy only; the test split is used once, at the end: the best pair's test
+accuracy from the table, or its network trained with the short schedule on the whole training split
+and tested (``best_test.json``).
 
 Everything lives in the refine workdir (default ``RUN_DIR/refine``): ``refine_config.json``, the
 resumable query log ``queries.jsonl``, ``trainings/``, and ``best.json``, ``pareto.json``,
@@ -41,7 +46,7 @@ from dianjax.checkpoints import CONFIG_FILE, check_same_config, write_config
 from dianjax.refine.acquisition import AcquisitionConfig
 from dianjax.refine.encoding import Design
 from dianjax.refine.pair_space import (SIMULATOR_METRICS, Oracle, PairSpace, combine_oracles,
-                                       simulator_oracle, training_oracle)
+                                       simulator_oracle, table_oracle, training_oracle)
 from dianjax.refine.surrogate import SurrogateConfig
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.train import SCHEDULE_FIELDS, validate_schedule
@@ -56,8 +61,9 @@ BEST_TEST_DIR = "best_test"
 BEST_TEST_FILE = "best_test.json"
 ACCURACY = "accuracy"
 OBJECTIVE_METRICS = (ACCURACY, *SIMULATOR_METRICS)
-CONFIG_KEYS = ("seed", "budget", "top_k", "num_random_seeds", "objectives", "train", "surrogate",
-               "acquisition")
+CONFIG_KEYS = ("seed", "budget", "top_k", "num_random_seeds", "objectives", "accuracy_source",
+               "train", "surrogate", "acquisition")
+ACCURACY_SOURCES = ("auto", "table", "train")
 
 
 class SearchRun(NamedTuple):
@@ -158,6 +164,7 @@ def refine_config_of(config: ml_collections.ConfigDict) -> refine.RefineConfig:
     checks.positive_int("config", "budget", config.budget)
     checks.non_negative_int("config", "top_k", config.top_k)
     checks.non_negative_int("config", "num_random_seeds", config.num_random_seeds)
+    checks.one_of("config", "accuracy_source", config.accuracy_source, ACCURACY_SOURCES)
     checks.known_keys("config.objectives", config.objectives, OBJECTIVE_METRICS)
     for name, weight in config.objectives.items():
         checks.number_in("config", f"objectives.{name}", weight, -float("inf"),
@@ -201,12 +208,36 @@ def training_config(run: SearchRun, config: ml_collections.ConfigDict,
     return train_config
 
 
+def accuracy_table(run: SearchRun, config: ml_collections.ConfigDict):
+    """The benchmark table that scores accuracy (``config.accuracy_source`` "table", or "auto" when
+    one is bundled for the search's dataset and space), else None (short trainings score it).
+
+    Raises:
+      ValueError: for "table" when no table is bundled for the search's dataset and space.
+    """
+    from dianjax import bench
+    from dianjax.bench.table import bundled_tables, table_for
+
+    dataset, space = run.setup.config.data.dataset, run.setup.config.space
+    name = table_for(dataset, space) if config.accuracy_source != "train" else None
+    if config.accuracy_source == "table" and name is None:
+        raise ValueError(f"config.accuracy_source='table': no benchmark table is bundled for "
+                         f"dataset {dataset!r} x space {space!r} (bundled: "
+                         f"{list(bundled_tables())}); use 'train' or 'auto'")
+    return bench.load(name) if name is not None else None
+
+
 def oracle_of(run: SearchRun, pair_space: PairSpace, config: ml_collections.ConfigDict,
               refine_config: refine.RefineConfig, workdir: Path) -> Oracle:
-    """The simulator oracle, combined with the training oracle if ``accuracy`` is an objective."""
+    """The simulator oracle, combined with an accuracy oracle if ``accuracy`` is an objective: the
+    benchmark table's validation accuracy where :func:`accuracy_table` finds one, else a short
+    training per network."""
     oracle = simulator_oracle(pair_space, batch=run.setup.config.cost.batch)
     if not uses_training(refine_config):
         return oracle
+    table = accuracy_table(run, config)
+    if table is not None:
+        return combine_oracles(oracle, table_oracle(pair_space, table))
     trainer = training_oracle(pair_space, training_config(run, config), workdir / TRAININGS_DIR)
     return combine_oracles(oracle, trainer)
 
@@ -258,18 +289,27 @@ def run_refinement(refinement: Refinement, progress: bool = True) -> refine.Refi
 
 def confirm_on_test(refinement: Refinement, config: ml_collections.ConfigDict,
                     best: refine.Record) -> dict:
-    """Trains the best pair's network on the whole training split and tests it, once.
+    """The best pair's test accuracy, once: its benchmark table's test accuracy (mean over the
+    table's seeds) where validation accuracy came from the table, else its network trained on the
+    whole training split with the short schedule and tested.
 
     The refinement chose it on validation accuracy; this is the figure to report. Written to
-    ``best_test.json`` (the training lives in ``best_test/``; a rerun reads it back).
+    ``best_test.json`` (a training lives in ``best_test/``; a rerun reads it back).
     """
-    oracle = training_oracle(refinement.pair_space,
-                             training_config(refinement.run, config, eval_split="test"),
-                             refinement.workdir / BEST_TEST_DIR)
+    table = accuracy_table(refinement.run, config)
+    if table is not None:
+        oracle = table_oracle(refinement.pair_space, table, split="test")
+        source = {"source": f"benchmark table {table.name!r}",
+                  "num_epochs": table.recipe.num_epochs, "num_seeds": table.val_accuracy.shape[1]}
+    else:
+        oracle = training_oracle(refinement.pair_space,
+                                 training_config(refinement.run, config, eval_split="test"),
+                                 refinement.workdir / BEST_TEST_DIR)
+        source = {"source": "training on the whole train split",
+                  "num_epochs": config.train.num_epochs, "num_seeds": 1}
     result = {"ops": list(refinement.pair_space.network(best.design).op_names),
               "query": best.index, "val_accuracy": best.metrics[ACCURACY],
-              "test_accuracy": oracle(best.design)["accuracy"],
-              "num_epochs": config.train.num_epochs}
+              "test_accuracy": oracle(best.design)["accuracy"], **source}
     (refinement.workdir / BEST_TEST_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -347,8 +387,9 @@ def _refine_command(args: argparse.Namespace, config: ml_collections.ConfigDict,
     workdir = refinement.workdir
     outputs = ["best.json", "pareto.json", "refine.png"]
     if tested is not None:
-        print(f"  best pair's network trained on the whole train split: test accuracy "
-              f"{tested['test_accuracy']:.4f} (chosen on val accuracy {tested['val_accuracy']:.4f})")
+        print(f"  best pair's test accuracy {tested['test_accuracy']:.4f} ({tested['source']}, "
+              f"{tested['num_epochs']} epochs, {tested['num_seeds']} seed(s); chosen on val "
+              f"accuracy {tested['val_accuracy']:.4f})")
         outputs.append(BEST_TEST_FILE)
     print(f"-> {', '.join(str(workdir / name) for name in outputs)}  (log {log_path})")
     return 0

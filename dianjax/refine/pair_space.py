@@ -186,6 +186,22 @@ def training_oracle(pair_space: PairSpace, config: ml_collections.ConfigDict,
     return oracle
 
 
+def table_oracle(pair_space: PairSpace, table, split: str = "val") -> Oracle:
+    """``accuracy`` of a pair's network looked up in a benchmark table (``dianjax.bench``): the mean
+    over the table's seeds of its ``split`` accuracy ("val": the recipe's ``search_val`` split;
+    "test"), i.e. the network trained from scratch with the table's full recipe. No training."""
+    checks.one_of("table_oracle", "split", split, ("val", "test"))
+    if tuple(table.op_names) != tuple(pair_space.search_space.op_names):
+        raise ValueError(f"table {table.name!r} has ops {list(table.op_names)}, the pair space "
+                         f"{list(pair_space.search_space.op_names)}")
+    means = table.val_mean if split == "val" else table.test_mean
+
+    def oracle(design: Design) -> dict[str, float]:
+        return {"accuracy": float(means[table.index(pair_space.network(design).op_names)])}
+
+    return oracle
+
+
 def combine_oracles(*oracles: Oracle) -> Oracle:
     """One oracle returning the union of the metrics of ``oracles`` (names must not collide)."""
     if not oracles:

@@ -8,9 +8,13 @@ The query loops use the simulator-only objective (minimize log2 EDP), which need
 import json
 import math
 
+import numpy as np
 import pytest
 
-from dianjax import data, refine
+from dianjax import bench, data, refine
+from dianjax.bench import table as bench_table
+from dianjax.bench.recipe import get_recipe
+from dianjax.bench.table import BenchTable
 from dianjax.cli import main as dianjax_main
 from dianjax.config import load_config
 from dianjax.nas.search_space import get_space
@@ -165,7 +169,7 @@ def test_a_workdir_of_other_settings_is_refused(run_dir):
 
 
 def test_accuracy_is_validated_on_the_search_split_and_the_best_is_tested_once(run_dir):
-    config = load_config("refine", ["train.num_epochs=1"])
+    config = load_config("refine", ["train.num_epochs=1", "accuracy_source=train"])
     refinement = refine_cli.prepare(run_dir, config)
     derived = refinement.seeds.designs[0]
     metrics = refinement.oracle(derived)
@@ -208,6 +212,7 @@ def test_accuracy_is_validated_on_the_search_split_and_the_best_is_tested_once(r
      "config.surrogate: SurrogateConfig.num_members must be a positive integer, got 0"),
     ("run", ["--config.acquisition.method=adam"], "config.acquisition: AcquisitionConfig.method"),
     ("run", ["--config.train.label_smoothing=1.5"], "config.train.label_smoothing must be"),
+    ("run", ["--config.accuracy_source=sim"], "config.accuracy_source must be one of"),
 ])
 def test_errors_before_any_work(tmp_path, capsys, setup, argv, message):
     run_dir = tmp_path / "run"
@@ -223,3 +228,45 @@ def test_errors_before_any_work(tmp_path, capsys, setup, argv, message):
     assert refine_cli.main(["--from", str(run_dir), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not (run_dir / "refine").exists()
+
+
+def _table_with(rows):
+    """A benchmark table of the quickstart space holding ``rows``: (ops, val per seed, test per
+    seed)."""
+    space = get_space("quickstart")
+    return BenchTable(
+        name="fake_digits", recipe=get_recipe("quickstart_digits"), op_names=space.op_names,
+        networks=np.array([[space.op_index(op) for op in ops] for ops, _, _ in rows]),
+        num_params=np.ones(len(rows), int), macs=np.ones(len(rows), int),
+        val_accuracy=np.array([val for _, val, _ in rows]),
+        test_accuracy=np.array([test for _, _, test in rows]),
+        wall_s=np.ones(len(rows)), machine="test")
+
+
+def test_accuracy_comes_from_the_bundled_table_without_training(run_dir, monkeypatch):
+    """Where a table is bundled for the search's dataset x space, validation accuracy is the table's
+    mean over seeds (full training), and the best pair's test accuracy its test mean."""
+    table = _table_with([(["mb_k3_e1"] * 4, [0.5, 0.5], [0.4, 0.4]),
+                         (DERIVED_OPS, [0.90, 0.92], [0.95, 0.97])])
+    monkeypatch.setattr(bench_table, "table_for", lambda dataset, space: (
+        "fake_digits" if (dataset, space) == ("digits", "quickstart") else None))
+    monkeypatch.setattr(bench, "load", lambda name: table)
+    config = load_config("refine")
+    refinement = refine_cli.prepare(run_dir, config)
+    derived = refinement.seeds.designs[0]
+    metrics = refinement.oracle(derived)
+    assert metrics["accuracy"] == pytest.approx(0.91)
+    best = refine.Record(index=0, design=derived, metrics=metrics, utility=0.0,
+                         move=refine.SEED_MOVE, score=None)
+    tested = refine_cli.confirm_on_test(refinement, config, best)
+    assert tested["test_accuracy"] == pytest.approx(0.96) and "fake_digits" in tested["source"]
+    assert (tested["num_seeds"], tested["num_epochs"]) == (2, table.recipe.num_epochs)
+    assert not (refinement.workdir / refine_cli.TRAININGS_DIR).exists()
+    assert not (refinement.workdir / refine_cli.BEST_TEST_DIR).exists()
+
+
+def test_a_table_source_without_a_table_is_refused(run_dir, monkeypatch):
+    monkeypatch.setattr(bench_table, "table_for", lambda dataset, space: None)
+    with pytest.raises(ValueError, match=r"config.accuracy_source='table': no benchmark table is "
+                                         r"bundled for dataset 'digits' x space 'quickstart'"):
+        refine_cli.prepare(run_dir, load_config("refine", ["accuracy_source=table"]))
