@@ -29,7 +29,8 @@ DATA_PACKAGE = "dianjax.bench.data"
 class BenchTable:
     """The rows of a table as arrays (N networks, S seeds), with its recipe.
 
-    ``wall_s[n]`` is what building row ``n`` took (compile, all seeds' training, evaluation);
+    ``wall_s[n]`` is what building row ``n`` took (all seeds' training and evaluation; the build's
+    one compilation per worker is not in it);
     :attr:`train_s` is the share of one seed, what a strategy is charged to train the network once.
     """
 

@@ -1,18 +1,23 @@
-"""Trains every seed of one network of a benchmark table through one compiled program.
+"""Trains every seed of every network of a benchmark table through one compiled program.
 
-One network = one compiled epoch program, a ``lax.scan`` over the epoch's steps, called once per
-epoch with no Python per step. Seeds go through it either side by side (``"vmap"``: one program over
-seed-stacked states; accelerators) or in turn (``"sequential"``: the single-seed program called per
-seed; CPUs, where the vmapped program runs slower than the seeds in turn: on this project's 2-core CPU
-5 seeds x 3 epochs of three quickstart networks took 1.37x the wall time side by side;
-``benchmarks/bench_speed.py`` compares the modes). It compiles once per network;
-every network starts from the supernet's compiled init (:meth:`SeedTrainer.init_variables`).
-Evaluation predicts every seed on the whole ``search_val`` and ``test`` splits.
+The program is the supernet of the table's space in hard mode (:class:`~dianjax.nas.supernet.
+Supernet`, ``hard=True``) with the network's one-hot op weights as an argument: each layer runs only
+its chosen op (``lax.switch``), so a step computes exactly the derived network's forward and
+backward pass, and one compilation serves every network of the space (per seed mode), instead of
+one per network, which took as long as the training itself on CPU. Ops a network does not use get
+zero gradients and never reach its output; their batch statistics are never updated. Initial
+weights are the supernet's init for the seed (a standalone network's initializers).
+
+An epoch is a ``lax.scan`` over its steps, called once per epoch with no Python per step. Seeds go
+through it either side by side (``"vmap"``: one program over seed-stacked states; accelerators) or
+in turn (``"sequential"``: the single-seed program called per seed; CPUs, where the vmapped program
+runs slower than the seeds in turn: on this project's 2-core CPU 5 seeds x 3 epochs of three
+quickstart networks took 1.37x the wall time side by side; ``benchmarks/bench_speed.py`` compares
+the modes). Evaluation predicts every seed on the whole ``search_val`` and ``test`` splits.
 
 The step, optimizer and loss are those of :mod:`dianjax.train` (one recipe for final training and
 the table); batches are :meth:`dianjax.data.Dataset.train_batch` of ``(seed, step)``: the batches
-of ``dianjax train --config.eval_split=val`` with the recipe's seed, split and schedule. Only the
-initial weights are drawn another way (the supernet's init, the same initializers).
+of ``dianjax train --config.eval_split=val`` with the recipe's seed, split and schedule.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ class NetworkResult(NamedTuple):
     macs: int
     val_accuracy: tuple[float, ...]
     test_accuracy: tuple[float, ...]
-    wall_s: float     # compile + training + evaluation of all seeds
-    compile_s: float  # of which compilation
+    wall_s: float     # training + evaluation of all seeds
+    compile_s: float  # compilation before it: the trainer's first network only, else 0
 
 
 def default_seed_mode() -> str:
@@ -81,8 +86,8 @@ class SeedTrainer:
             raise ValueError(f"recipe.space={recipe.space!r} takes {self.space.image_size}px x "
                              f"{self.space.in_channels} channels, recipe.dataset="
                              f"{recipe.dataset!r} has {info.image_size}px x {info.channels}")
-        splits = dict(data_dir=data_dir, val_fraction=recipe.val_fraction,
-                      split_seed=recipe.split_seed)
+        splits = {"data_dir": data_dir, "val_fraction": recipe.val_fraction,
+                  "split_seed": recipe.split_seed}
         self.train = data.load(recipe.dataset, "search_train", **splits)
         self.steps_per_epoch = self.train.steps_per_epoch(recipe.batch_size)
         self.total_steps = recipe.num_epochs * self.steps_per_epoch
@@ -93,8 +98,11 @@ class SeedTrainer:
         image = jnp.zeros((1, self.space.image_size, self.space.image_size,
                            self.space.in_channels), jnp.float32)
         weights = jnp.full((self.space.num_layers, self.space.num_ops), 1.0 / self.space.num_ops)
-        supernet_init = jax.jit(functools.partial(Supernet(self.space).init, train=False))
+        self.supernet = Supernet(self.space, unroll_taps=True)
+        supernet_init = jax.jit(functools.partial(self.supernet.init, train=False))
         self._supernet_init = lambda key: supernet_init(key, image, weights)
+        self._programs = _Programs(self.supernet, self.tx, recipe.label_smoothing)
+        self._compiled = None  # (epoch, predict), compiled by the first train_network
         # val and test in one array of whole EVAL_CHUNKs: one prediction program per network
         self.eval_images, self.eval_labels = _padded(
             np.concatenate([self.val.images, self.test.images]),
@@ -117,44 +125,50 @@ class SeedTrainer:
             return [batches]
         return [jax.tree.map(lambda x, i=i: x[i], batches) for i in range(len(self.recipe.seeds))]
 
-    def init_variables(self, key: jax.Array, op_indices: tuple[int, ...]) -> dict:
-        """Initial variables of network ``op_indices`` for ``key``: the supernet's variables drawn
-        for ``key``, each layer keeping its chosen op's (the same initializers as a standalone
-        network; one compiled init serves every network of the table)."""
-        variables = self._supernet_init(key)
-        return {collection: _derived_tree(tree, self.space, op_indices)
-                for collection, tree in variables.items()}
+    def init_variables(self, key: jax.Array) -> dict:
+        """The supernet's initial variables for ``key`` (every op of every layer)."""
+        return self._supernet_init(key)
+
+    def _compile(self, state, batches, weights) -> tuple[float, tuple]:
+        """Seconds spent compiling (0 once compiled) and the (epoch, predict) programs."""
+        if self._compiled is None:
+            start = time.perf_counter()
+            if self.seed_mode == "vmap":
+                epoch = jax.jit(jax.vmap(self._programs.epoch, in_axes=(0, 0, None)),
+                                donate_argnums=0)
+                predict = jax.jit(jax.vmap(self._programs.predict, in_axes=(0, None, None)))
+            else:
+                epoch = jax.jit(self._programs.epoch, donate_argnums=0)
+                predict = jax.jit(self._programs.predict)
+            images = self.eval_images[:EVAL_CHUNK]
+            self._compiled = (epoch.lower(state, batches, weights).compile(),
+                              predict.lower(state, images, weights).compile())
+            return time.perf_counter() - start, self._compiled
+        return 0.0, self._compiled
 
     def train_network(self, op_indices) -> NetworkResult:
         """Trains network ``op_indices`` (columns of ``space.op_names``) once per recipe seed."""
         derived = DerivedNetwork(self.space, tuple(op_indices))
-        programs = _Programs(derived.model, self.tx, self.recipe.label_smoothing)
-        seeds = self.recipe.seeds
-        vmapped = self.seed_mode == "vmap"
-        start = time.perf_counter()
-        states = [programs.init(self.init_variables(jax.random.key(seed), derived.op_indices))
-                  for seed in seeds]
-        if vmapped:
+        weights = jax.nn.one_hot(jnp.asarray(derived.op_indices), self.space.num_ops)
+        states = [self._programs.init(self.init_variables(jax.random.key(seed)))
+                  for seed in self.recipe.seeds]
+        if self.seed_mode == "vmap":
             states = [jax.tree.map(lambda *xs: jnp.stack(xs), *states)]
-            epoch = jax.jit(jax.vmap(programs.epoch), donate_argnums=0)
-            predict = jax.jit(jax.vmap(programs.predict, in_axes=(0, None)))
-        else:
-            epoch = jax.jit(programs.epoch, donate_argnums=0)
-            predict = jax.jit(programs.predict)
         per_program = self._per_program(0)
-        epoch = epoch.lower(states[0], per_program[0]).compile()
-        compile_s = time.perf_counter() - start  # evaluation compiles later, inside wall_s only
+        compile_s, (epoch, predict) = self._compile(states[0], per_program[0], weights)
+        start = time.perf_counter()
         for number in range(self.recipe.num_epochs):
-            states = [epoch(state, chunk) for state, chunk in zip(states, per_program)]
+            states = [epoch(state, chunk, weights) for state, chunk in zip(states, per_program)]
             if number + 1 < self.recipe.num_epochs:
                 per_program = self._per_program(number + 1)
-        correct = self._correct(predict, states)
+        correct = self._correct(lambda state, images: predict(state, images, weights), states)
         num_val = len(self.val.labels)
         val = correct[:, :num_val].mean(axis=1)
         test = correct[:, num_val:num_val + len(self.test.labels)].mean(axis=1)
         params = states[0][0]
-        if vmapped:
+        if self.seed_mode == "vmap":
             params = jax.tree.map(lambda x: x[0], params)
+        params = _derived_tree(params, self.space, derived.op_indices)
         return NetworkResult(
             op_indices=derived.op_indices, op_names=derived.op_names,
             num_params=int(sum(x.size for x in jax.tree.leaves(params))),
@@ -196,33 +210,37 @@ def _derived_tree(tree, space, op_indices) -> dict:
 
 
 class _Programs:
-    """The pure single-seed functions of one network: init, an epoch of steps, prediction."""
+    """The pure single-seed functions of the hard-mode supernet: init, an epoch of steps of the
+    network that one-hot op ``weights`` [L, K] choose, prediction."""
 
-    def __init__(self, model, tx: optax.GradientTransformation, label_smoothing: float):
-        self.model, self.tx, self.label_smoothing = model, tx, label_smoothing
+    def __init__(self, supernet: Supernet, tx: optax.GradientTransformation,
+                 label_smoothing: float):
+        self.supernet, self.tx, self.label_smoothing = supernet, tx, label_smoothing
 
     def init(self, variables):
         """The training state (params, batch stats, optimizer state) from initial variables."""
         return variables["params"], variables["batch_stats"], self.tx.init(variables["params"])
 
-    def _step(self, state, batch):
+    def _step(self, state, batch, weights):
         params, stats, opt = state
 
         def loss_fn(p):
-            logits, updates = self.model.apply({"params": p, "batch_stats": stats}, batch["image"],
-                                               train=True, mutable=["batch_stats"])
+            logits, updates = self.supernet.apply(
+                {"params": p, "batch_stats": stats}, batch["image"], weights, train=True,
+                hard=True, mutable=["batch_stats"])
             loss = jnp.mean(cross_entropy(logits, batch["label"], self.label_smoothing))
             return loss, updates["batch_stats"]
 
         (_, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt = self.tx.update(grads, opt, params)
-        return (optax.apply_updates(params, updates), stats, opt), None
+        return optax.apply_updates(params, updates), stats, opt
 
-    def epoch(self, state, batches):
+    def epoch(self, state, batches, weights):
         """``state`` after the steps of ``batches`` (image [steps, B, ...], label [steps, B])."""
-        return jax.lax.scan(self._step, state, batches)[0]
+        return jax.lax.scan(lambda s, b: (self._step(s, b, weights), None), state, batches)[0]
 
-    def predict(self, state, images):
+    def predict(self, state, images, weights):
         params, stats, _ = state
-        logits = self.model.apply({"params": params, "batch_stats": stats}, images, train=False)
+        logits = self.supernet.apply({"params": params, "batch_stats": stats}, images, weights,
+                                     train=False, hard=True)
         return jnp.argmax(logits, -1)

@@ -146,9 +146,11 @@ class SearchableLayer(nn.Module):
     slot: LayerSlot
     op_names: tuple[str, ...]
     available: tuple[int, ...]  # columns of the op weights whose op exists here
+    unroll_taps: bool = False
 
     def setup(self):
-        self.ops = {self.op_names[k]: make_op(self.slot, self.op_names[k], unroll_taps=False)
+        self.ops = {self.op_names[k]: make_op(self.slot, self.op_names[k],
+                                              unroll_taps=self.unroll_taps)
                     for k in self.available}
 
     @nn.compact
@@ -172,9 +174,14 @@ class Supernet(nn.Module):
     ``apply(variables, images, op_weights, train=..., hard=..., mutable=["batch_stats"])``:
     images float[B, H, W, C], op_weights float[L, K] (columns in ``space.op_names`` order; weights of
     unavailable ops are ignored) -> logits float[B, num_classes].
+
+    ``unroll_taps`` (CPU depthwise convolutions, :mod:`dianjax.nas.cpu_conv`): off by default, since
+    a soft step compiles every op of every layer; on where one compiled hard-mode program serves
+    many networks (the benchmark table's trainer).
     """
 
     space: SearchSpace
+    unroll_taps: bool = False
 
     @nn.compact
     def __call__(self, images: jax.Array, op_weights: jax.Array, train: bool,
@@ -186,8 +193,8 @@ class Supernet(nn.Module):
         x = ConvBN(space.stem_channels, 3, space.stem_stride, name="stem")(images, train)
         for slot in space.slots():
             available = tuple(int(k) for k in np.flatnonzero(mask[slot.index]))
-            x = SearchableLayer(slot, space.op_names, available, name=f"layer{slot.index}")(
-                x, op_weights[slot.index], train, hard)
+            x = SearchableLayer(slot, space.op_names, available, self.unroll_taps,
+                                name=f"layer{slot.index}")(x, op_weights[slot.index], train, hard)
         return Head(space.head_channels, space.num_classes, name="head")(x, train)
 
 
