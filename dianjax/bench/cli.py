@@ -4,6 +4,7 @@
   dianjax bench merge --table quickstart_digits [--out bench_builds] [--to FILE]
   dianjax bench status --table quickstart_digits [--out bench_builds]
   dianjax bench price --table quickstart_digits [--prices bench_builds/<table>/prices.npz]
+  dianjax bench rank --table quickstart_digits [--plot FILE] [--seed 0] [--pairs P]
 
 ``build`` trains the networks of the table not yet in its shard files (resumable: rerun the same
 command after a crash). ``--shard K/N`` builds one of N shards (one task of a SLURM array:
@@ -13,7 +14,10 @@ package, ``dianjax/bench/data/<table>.json``, where :func:`dianjax.bench.load` f
 ``status`` prints how far a build is and how well the finished rows separate networks. ``price``
 prices every (network, accelerator) pair of the merged table exactly (:mod:`dianjax.bench.prices`,
 cached in ``--prices``) and stores the true Pareto fronts in the table
-(:mod:`dianjax.bench.fronts`).
+(:mod:`dianjax.bench.fronts`). ``rank`` runs the rank-similarity study on the priced table
+(:mod:`dianjax.bench.rank_similarity`: Spearman on every pair of accelerators, Kendall on sampled
+pairs, latency and energy), prints it, stores its summaries in the table and draws the histograms
+(default ``<out>/<table>/rank_similarity.png``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     for name, help_ in (("build", "train the table's networks (resumable)"),
                         ("merge", "write the finished table from its shard files"),
                         ("status", "progress and separability of a build"),
-                        ("price", "price every pair exactly; store the true fronts in the table")):
+                        ("price", "price every pair exactly; store the true fronts in the table"),
+                        ("rank", "rank similarity of networks across accelerators (priced "
+                                 "table)")):
         sub = commands.add_parser(name, help=help_)
         sub.add_argument("--table", default="quickstart_digits", choices=sorted(TABLES),
                          help="which table (default quickstart_digits)")
@@ -51,12 +57,20 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
                              help="seeds in turn or side by side (default: by backend)")
             sub.add_argument("--limit", type=int, default=None,
                              help="stop after this many networks (per worker)")
-        if name in ("merge", "price"):
+        if name in ("merge", "price", "rank"):
             sub.add_argument("--to", default=None,
                              help="table file (default: the package's bundled table)")
-        if name == "price":
+        if name in ("price", "rank"):
             sub.add_argument("--prices", default=None,
                              help="prices cache (default <out>/<table>/prices.npz)")
+        if name == "rank":
+            sub.add_argument("--plot", default=None,
+                             help="histogram file (default <out>/<table>/rank_similarity.png)")
+            sub.add_argument("--seed", type=int, default=0,
+                             help="draws the sampled pairs (default 0)")
+            sub.add_argument("--pairs", type=int, default=None,
+                             help="Spearman on this many sampled pairs of accelerators (default: "
+                                  "every pair)")
     return parser
 
 
@@ -113,8 +127,8 @@ def _table_file(args) -> Path:
             Path(str(importlib.resources.files(DATA_PACKAGE))) / f"{args.table}.json")
 
 
-def _price(args) -> int:
-    from dianjax.bench.fronts import hardware_section, table_prices
+def _table_and_prices(args):
+    from dianjax.bench.fronts import table_prices
     from dianjax.bench.table import load
 
     path = _table_file(args)
@@ -122,12 +136,52 @@ def _price(args) -> int:
         raise ValueError(f"no table file {path}: merge the build first (dianjax bench merge "
                          f"--table {args.table})")
     table = load(path)
-    prices = table_prices(table, args.prices or Path(args.out) / args.table / "prices.npz")
+    return path, table, table_prices(table, args.prices or Path(args.out) / args.table /
+                                     "prices.npz")
+
+
+def _price(args) -> int:
+    from dianjax.bench.fronts import hardware_section
+
+    path, table, prices = _table_and_prices(args)
     section = hardware_section(table, prices)
     table.with_hardware(section).save(path)
     for metric, points in section["fronts"].items():
         print(f"true front (val accuracy, {metric}): {len(points)} pairs")
     print(f"price_s {section['price_s'] * 1e3:.2f} ms per priced pair -> {path}")
+    return 0
+
+
+RANK_METRICS = ("latency_s", "energy_pj")  # area does not depend on the network
+
+
+def _rank(args) -> int:
+    import numpy as np
+
+    from dianjax.bench.rank_similarity import plot_rank_study, rank_correlations
+
+    path, table, prices = _table_and_prices(args)
+    if table.hardware is None:
+        raise ValueError(f"table {path} has no hardware section: run dianjax bench price --table "
+                         f"{args.table} first")
+    rng = np.random.default_rng(args.seed)
+    studies = {metric: rank_correlations(prices.metric(metric), args.pairs, rng)
+               for metric in RANK_METRICS}
+    plot = Path(args.plot) if args.plot else Path(args.out) / args.table / "rank_similarity.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    plot_rank_study(studies, plot)
+    summaries = {}
+    for metric, study in studies.items():
+        summaries[metric] = {"spearman": study.spearman_summary._asdict(),
+                             "kendall_tau_b": study.kendall_summary._asdict()}
+        for name, summary in (("Spearman rho", study.spearman_summary),
+                              ("Kendall tau-b", study.kendall_summary)):
+            print(f"{metric:10s} {name:13s} median {summary.median:.4f} (quartiles "
+                  f"{summary.q25:.4f}-{summary.q75:.4f}, 5th percentile {summary.p05:.4f}, "
+                  f"{summary.share_above_0_9:.1%} above 0.9; {summary.pairs:,} pairs)")
+    table.with_hardware({**table.hardware, "rank_similarity": {
+        "seed": args.seed, "sampled_pairs": args.pairs, **summaries}}).save(path)
+    print(f"-> {plot}, summaries in {path}")
     return 0
 
 
@@ -160,7 +214,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     args = _parser(prog).parse_args(argv)
     try:
-        return {"build": _build, "merge": _merge, "status": _status,
-                "price": _price}[args.command](args)
+        return {"build": _build, "merge": _merge, "status": _status, "price": _price,
+                "rank": _rank}[args.command](args)
     except ValueError as error:
         return report_error(error)
