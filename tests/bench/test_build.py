@@ -9,7 +9,7 @@ import pytest
 
 from dianjax.bench import build, load, networks, recipe
 from dianjax.bench.table import BenchTable
-from dianjax.nas.search_space import SPACES, SearchSpace, get_space
+from dianjax.nas.search_space import get_space
 from dianjax.nas.supernet import DerivedNetwork
 
 
@@ -38,24 +38,13 @@ def test_recipe_errors_name_the_field():
         recipe.get_recipe("nope")
 
 
-def _tiny_space(num_classes: int = 10) -> SearchSpace:
-    """A 3-layer space of the digits' shape with every kind of op (compiles in a fraction of the
-    quickstart space's time)."""
-    return SearchSpace(image_size=8, in_channels=1, num_classes=num_classes, stem_channels=4,
-                       stages=((4, 2, 1), (8, 1, 2)), op_names=("mb_k3_e1", "mb_k5_e3", "skip"),
-                       head_channels=8)
-
-
 SUBSET = np.array([[0, 0, 0], [2, 2, 1], [1, 1, 0]])  # three networks stand for the space
 
 
 @pytest.fixture()
-def tiny(monkeypatch):
-    monkeypatch.setitem(SPACES, "tiny", _tiny_space)
-    monkeypatch.setitem(recipe.TABLES, "tiny", recipe.Recipe(
-        dataset="digits", space="tiny", num_epochs=1, batch_size=128, seeds=(0, 1)))
+def tiny(tiny_recipe, monkeypatch):
     monkeypatch.setattr(build, "enumerate_networks", lambda space: SUBSET)
-    return "tiny"
+    return tiny_recipe
 
 
 def test_build_resumes_after_a_crash_and_merges(tiny, tmp_path):
