@@ -3,7 +3,7 @@
 Command:  python experiments/pareto_sweep.py [--config quickstart] [--config.key=value ...]
               [--out runs/pareto_sweep] [--methods joint,fixed_hw,decoupled,no_hw_loss,random]
               [--lams 0,0.1,0.3,1,3,10] [--objectives edp,latency,energy] [--seeds 0]
-              [--random-pairs 16] [--accuracy supernet_val|supernet_test|derived_test]
+              [--random-pairs 16] [--accuracy table_val|supernet_val|supernet_test|derived_test]
           With ``--config cifar10`` it is the paper-style sweep for one GPU (each run is a full
           CIFAR-10 search and, since that config enables it, a from-scratch training).
 Measured: the default grid on quickstart (42 searches of 51-72 s, median 54 s, and 16 random
@@ -34,20 +34,27 @@ the same exact simulator (``sim.simulate_network``), so the fronts are comparabl
   ``supernet_accuracy``), the procedure of the searched pairs. Random pairs are not trained from
   scratch, so they have no ``derived_test``.
 
-The front is drawn and the hypervolume computed for ``--accuracy`` (default ``derived_test`` if
-``config.final_train.enabled``, else ``supernet_val``) against the simulated EDP (pJ s), every
-method against one reference point: accuracy 0 and the worst EDP of all points x 1.1
-(:func:`dianjax.analysis.pareto.common_reference`). ``hypervolume`` is the dominated area as a
-fraction of the box between that reference and the ideal point (accuracy 1, EDP 0);
-``hypervolume_log`` measures EDP in decades (accuracy x decades), which weighs the low-EDP end as
-much as the high one.
+The front is drawn and the hypervolume computed for ``--accuracy`` against the simulated EDP
+(pJ s). Default: ``table_val`` where a benchmark table covers the config (``dianjax.bench``: same
+dataset, space and hardware space, batch 1; the quickstart on digits once its table is bundled),
+else ``derived_test`` if ``config.final_train.enabled``, else ``supernet_val``. ``table_val`` is
+each pair's network's retrained accuracy (the table's search_val accuracy, full recipe, mean over
+seeds), so every method is judged by the same accuracy and not by a supernet of its own; with it
+the sweep also prints ``hv_ratio``: the hypervolume of each method's points as a ratio to the true
+front's, in the true front's fixed normalization (accuracy and log EDP scaled by the true front's
+ideal and nadir, reference (1.1, 1.1); :func:`dianjax.analysis.pareto.fixed_hypervolume_table`),
+which adding a method never moves. The older figures stay as a second table: one reference point
+for the methods shown (accuracy 0 and the worst EDP of all points x 1.1,
+:func:`dianjax.analysis.pareto.common_reference`), ``hypervolume`` the dominated area as a fraction
+of the box between that reference and the ideal point (accuracy 1, EDP 0), ``hypervolume_log`` with
+EDP in decades.
 
 Resuming: every run lives in ``OUT/runs/<method>/<objective>/[lam<lam>/]seed<seed>``; a finished run
 (``result.json``) is read back, an interrupted one resumes from its checkpoint; random pairs are
 cached in ``OUT/random/seed<seed>.json``. The table covers every ``result.json`` under ``OUT/runs``,
 so a later call with more lams, objectives or seeds extends the same sweep (keep the other config
-values the same). Writes ``summary.csv`` and ``summary.json`` (every run), ``hypervolume.csv`` and
-``pareto.png``.
+values the same). Writes ``summary.csv`` and ``summary.json`` (every run), ``hypervolume.csv``,
+``hv_ratio.csv`` (with a benchmark table) and ``pareto.png``.
 """
 
 from __future__ import annotations
@@ -232,8 +239,9 @@ def _parse(argv: list[str]):
     parser.add_argument("--random-pairs", type=int, default=16,
                         help="random (network, accelerator) pairs per seed")
     parser.add_argument("--accuracy", choices=pareto.ACCURACY_KEYS, default=None,
-                        help="accuracy of the front (default: derived_test with final training, "
-                             "else supernet_val)")
+                        help="accuracy of the front (default: table_val where a benchmark table "
+                             "covers the config, else derived_test with final training, else "
+                             "supernet_val)")
     spec, overrides, rest = split_config_args(list(argv))
     args = parser.parse_args(rest)
     config = load_config(spec or "quickstart", overrides)
@@ -254,7 +262,11 @@ def _parse(argv: list[str]):
     if args.accuracy == "derived_test" and not config.final_train.enabled:
         raise ValueError("--accuracy derived_test needs the final training: set "
                          "--config.final_train.enabled=True")
+    args.front, why = pareto.benchmark_front(make_setup(config))
+    if args.accuracy == pareto.TABLE_ACCURACY and args.front is None:
+        raise ValueError(f"--accuracy {pareto.TABLE_ACCURACY} needs a benchmark table: {why}")
     args.accuracy = args.accuracy or (
+        pareto.TABLE_ACCURACY if args.front is not None else
         "derived_test" if config.final_train.enabled else "supernet_val")
     return config, args
 
@@ -280,8 +292,18 @@ def main(argv: list[str] | None = None) -> int:
             supernet = Run(RANDOM_SUPERNET, args.objectives[0], None, seed)
             rows += random_rows_cached(configs[supernet], out / "runs" / supernet.name,
                                        args.random_pairs, seed, out / "random" / f"seed{seed}.json")
+    if args.front is not None:
+        rows = pareto.add_table_accuracy(rows, args.front.table)
     table, reference = pareto.hypervolume_table(rows, args.accuracy)
     print(pareto.format_table(rows, (*TABLE_COLUMNS, args.accuracy, *FIGURE_COLUMNS)))
+    fixed = None
+    if args.front is not None:
+        fixed = pareto.fixed_hypervolume_table(rows, args.front)
+        print(f"\nhypervolume ratio to the true front of benchmark table "
+              f"{args.front.table.name!r} (val accuracy vs EDP; the front's fixed normalization, "
+              f"log EDP, reference (1.1, 1.1)):")
+        print(pareto.format_table(fixed, ("method", "points", "hv_ratio")))
+        pareto.write_csv(fixed, out / "hv_ratio.csv", list(fixed[0]))
     print(f"\nhypervolume of accuracy ({args.accuracy}) vs simulated EDP, reference point: "
           f"accuracy {reference.accuracy:g}, EDP {reference.cost:.4g} pJ s")
     print(pareto.format_table(table, ("method", "points", "unmeasured", "front", "hypervolume",
@@ -290,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     pareto.write_csv(table, out / "hypervolume.csv", list(table[0]))
     (out / "summary.json").write_text(json.dumps(
         {"accuracy": args.accuracy, "reference": reference._asdict(), "hypervolume": table,
-         "runs": rows}, indent=1) + "\n")
+         "hv_ratio": fixed, "runs": rows}, indent=1) + "\n")
     pareto.plot_fronts(rows, out / "pareto.png", args.accuracy,
                        title=f"{config.data.dataset}: accuracy vs simulated EDP")
     print(f"-> {out / 'summary.csv'}, {out / 'hypervolume.csv'}, {out / 'pareto.png'}")

@@ -7,6 +7,13 @@ up to a reference point (:mod:`dianjax.analysis.front`). Methods are compared at
 reference point (:func:`common_reference`: accuracy 0 and the worst cost seen over every method's
 points times 1.1), so a larger hypervolume is a better front.
 
+Where a benchmark table (:mod:`dianjax.bench`) covers the search's dataset, space, hardware space and
+batch, :func:`benchmark_front` gives the fixed alternative: every row scored by its network's
+retrained accuracy (``table_val``: the table's search_val accuracy, mean over seeds) and
+:func:`fixed_hypervolume_table` measures each method's hypervolume as a ratio to the true front's
+in the true front's own normalization (:mod:`dianjax.bench.quality`: accuracy and log cost scaled
+by the true front's ideal and nadir, reference (1.1, 1.1)), which no added method moves.
+
 Rows: :func:`result_row` flattens a search's ``result.json`` (:mod:`dianjax.search.result`) into one
 flat dict with the keys :data:`ROW_COLUMNS`, the unit of every table, CSV file and plot here.
 """
@@ -18,6 +25,7 @@ import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import ml_collections
 import numpy as np
@@ -32,7 +40,8 @@ from dianjax.search.loop import run_search
 from dianjax.search.result import COMPARED_METRICS, RESULT_FILE
 from sim import checks
 
-ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test")
+TABLE_ACCURACY = "table_val"  # the benchmark table's search_val accuracy of the row's network
+ACCURACY_KEYS = ("supernet_val", "supernet_test", "derived_test", TABLE_ACCURACY)
 LAM_MODES = ("joint", "fixed_hw")  # modes whose op logits see lam (dianjax.search.steps.phase_at)
 _SIMULATED = Metrics._fields   # the simulated figures of result.json that rows carry
 _COST_LABELS = {"latency_s": "latency (s)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm^2)",
@@ -62,7 +71,8 @@ def result_row(result: Mapping, run: str) -> dict:
            "lam": float(result["lam"]) if result["mode"] in LAM_MODES else None,
            "seed": int(result["seed"]), "ops": " ".join(result["network"]["ops"]),
            "accelerator": accelerator_label(result["hardware"]["accelerator"]),
-           **{key: accuracy.get(key) for key in ACCURACY_KEYS},
+           **{key: accuracy.get(key) for key in ACCURACY_KEYS if key != TABLE_ACCURACY},
+           TABLE_ACCURACY: None,  # set by add_table_accuracy
            **{key: float(simulated[key]) for key in _SIMULATED},
            **{f"err_{key}": errors.get(key) for key in COMPARED_METRICS},
            "search_wall_s": result.get("search_wall_s")}
@@ -167,6 +177,71 @@ def hypervolume_table(rows: Sequence[Mapping], accuracy_key: str, cost_key: str 
                       "hypervolume": hypervolume_2d(accuracy, cost, reference) / box,
                       "hypervolume_log": hypervolume_2d(accuracy, cost, reference, log_cost=True)})
     return table, reference
+
+
+class BenchmarkFront(NamedTuple):
+    """A benchmark table's true front of (val accuracy, a cost) and its normalization."""
+
+    table: object            # dianjax.bench.BenchTable
+    metric: str
+    normalizer: object       # dianjax.bench.quality.Normalizer
+    hypervolume: float       # the true front's, normalized
+
+
+def benchmark_front(setup, metric: str = "edp_pj_s") -> tuple[BenchmarkFront | None, str]:
+    """The bundled table's true front for a search setup, or None and why none applies.
+
+    It applies when a table is bundled for the setup's dataset and space, was priced (``dianjax
+    bench price``) on the setup's hardware space, and the setup prices batch 1 (as the table).
+    """
+    from dianjax.bench import load
+    from dianjax.bench.quality import Normalizer, hypervolume
+    from dianjax.bench.table import table_for
+
+    config = setup.config
+    name = table_for(config.data.dataset, config.space)
+    if name is None:
+        return None, f"no benchmark table for {config.data.dataset} x {config.space}"
+    table = load(name)
+    if table.hardware is None:
+        return None, f"table {name!r} is not priced (dianjax bench price --table {name})"
+    if table.hardware["hardware_space"] != setup.hardware.to_dict() or config.cost.batch != 1:
+        return None, f"the config's hardware space or cost.batch differs from table {name!r}'s"
+    points = table.hardware["fronts"][metric]
+    accuracy = np.array([p["val_mean"] for p in points])
+    cost = np.array([p[metric] for p in points])
+    normalizer = Normalizer.of_front(accuracy, cost)
+    return BenchmarkFront(table, metric, normalizer,
+                          hypervolume(accuracy, cost, normalizer)), f"table {name!r}"
+
+
+def add_table_accuracy(rows: Sequence[Mapping], table) -> list[dict]:
+    """``rows`` with :data:`TABLE_ACCURACY` set from ``table`` (None where its ops are not a row)."""
+    result = []
+    for row in rows:
+        try:
+            value = float(table.val_mean[table.index(row["ops"].split())])
+        except ValueError:
+            value = None
+        result.append({**row, TABLE_ACCURACY: value})
+    return result
+
+
+def fixed_hypervolume_table(rows: Sequence[Mapping], front: BenchmarkFront,
+                            group_key: str = "method") -> list[dict]:
+    """Per group: points and the hypervolume ratio to the true front of ``front`` (its fixed
+    normalization; rows scored by :data:`TABLE_ACCURACY` and ``front.metric``)."""
+    from dianjax.bench.quality import hypervolume
+
+    measured = _measured(rows, TABLE_ACCURACY, front.metric)
+    table = []
+    for group in dict.fromkeys(row[group_key] for row in rows):
+        points = [row for row in measured if row[group_key] == group]
+        value = hypervolume([r[TABLE_ACCURACY] for r in points],
+                            [r[front.metric] for r in points], front.normalizer)
+        table.append({group_key: group, "points": len(points),
+                      "hv_ratio": value / front.hypervolume})
+    return table
 
 
 def mean_rows(rows: Sequence[Mapping], group_key: str, columns: Sequence[str]) -> list[dict]:

@@ -31,6 +31,14 @@ class Normalizer(NamedTuple):
     low_log_cost: float
     high_log_cost: float
 
+    @classmethod
+    def of_front(cls, accuracy, cost) -> Normalizer:
+        """The normalization of a true front's points (their ideal and nadir)."""
+        accuracy = np.asarray(accuracy, np.float64)
+        log_cost = np.log10(np.asarray(cost, np.float64))
+        return cls(float(accuracy.max()), float(accuracy.min()), float(log_cost.min()),
+                   float(log_cost.max()))
+
     def __call__(self, accuracy, cost) -> np.ndarray:
         """float[M, 2] normalized (accuracy, log cost) of the points, both to be minimized."""
         accuracy = np.asarray(accuracy, np.float64).reshape(-1)
@@ -62,9 +70,7 @@ def true_front(problem: Problem) -> TrueFront:
     cheapest = problem.cost[np.arange(problem.num_networks), best_accelerator]
     front = front_indices(problem.accuracy, cheapest)
     accuracy, cost = problem.accuracy[front], cheapest[front]
-    log_cost = np.log10(cost)
-    normalizer = Normalizer(float(accuracy.max()), float(accuracy.min()),
-                            float(log_cost.min()), float(log_cost.max()))
+    normalizer = Normalizer.of_front(accuracy, cost)
     front_tuple = TrueFront(front, best_accelerator[front], accuracy, cost, normalizer, 0.0)
     return front_tuple._replace(hypervolume=hypervolume(accuracy, cost, normalizer))
 

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from dianjax.analysis import pareto
@@ -136,3 +137,62 @@ def test_with_values_copies_and_type_checks():
         pareto.with_values(config, {"search.bogus": 1})
     with pytest.raises(ValueError, match="cost.lam"):
         pareto.with_values(config, {"cost.lam": "high"})
+
+
+def _priced_table(setup, front):
+    """A benchmark table of three quickstart networks whose stored EDP front is ``front``:
+    [(ops, val_mean, edp)]."""
+    from dianjax.bench.recipe import get_recipe
+    from dianjax.bench.table import BenchTable
+
+    space = setup.space
+    networks = np.array([[space.op_index(op) for op in ops] for ops, _, _ in front])
+    val = np.array([[v, v] for _, v, _ in front])
+    table = BenchTable(name="fake", recipe=get_recipe("quickstart_digits"),
+                       op_names=space.op_names, networks=networks,
+                       num_params=np.ones(len(front), int), macs=np.ones(len(front), int),
+                       val_accuracy=val, test_accuracy=val, wall_s=np.ones(len(front)),
+                       machine="test")
+    return table.with_hardware({"hardware_space": setup.hardware.to_dict(), "fronts": {
+        "edp_pj_s": [{"val_mean": v, "edp_pj_s": e} for _, v, e in front]}})
+
+
+def test_fixed_hypervolume_ratio_against_a_benchmark_front(monkeypatch):
+    """Rows are scored by the table's accuracy of their network; the true front itself has ratio
+    1, a dominated subset less, and a method's ratio does not move when another is added."""
+    from dianjax.bench import table as bench_table
+    from dianjax.search.config import make_setup
+
+    setup = make_setup(load_config("quickstart"))
+    front = [(["mb_k3_e1"] * 4, 0.90, 1e-9), (["mb_k5_e3"] * 4, 0.98, 1e-8),
+             (["mb_k3_e3", "skip", "mb_k5_e1", "skip"], 0.95, 3e-9)]
+    table = _priced_table(setup, front)
+    monkeypatch.setattr(bench_table, "table_for", lambda dataset, space: "fake")
+    monkeypatch.setattr("dianjax.bench.load", lambda name: table)
+    got, why = pareto.benchmark_front(setup)
+    assert got is not None and why == "table 'fake'"
+    rows = [{"method": "all", "ops": " ".join(ops), "edp_pj_s": edp} for ops, _, edp in front]
+    rows += [{"method": "two", "ops": " ".join(front[0][0]), "edp_pj_s": 1e-9},
+             {"method": "two", "ops": " ".join(front[1][0]), "edp_pj_s": 2e-8},
+             {"method": "unknown", "ops": "skip skip skip skip", "edp_pj_s": 1e-9}]
+    rows = pareto.add_table_accuracy(rows, table)
+    assert [r[pareto.TABLE_ACCURACY] for r in rows] == [0.90, 0.98, 0.95, 0.90, 0.98, None]
+    fixed = {r["method"]: r for r in pareto.fixed_hypervolume_table(rows, got)}
+    assert fixed["all"]["hv_ratio"] == pytest.approx(1.0)
+    # normalized (both minimized): accuracy (0.98 - a) / 0.08, log EDP (log10 e + 9) / 1; the
+    # front is (0, 1), (0.375, log10 3), (1, 0) and its area up to the reference (1.1, 1.1) the
+    # union of three boxes; "two" holds (1, 0) and (0, log10 20 = 1.301: beyond the reference)
+    true_area = 1.1 * 0.1 + (1.1 - 0.375) * (1.0 - np.log10(3)) + 0.1 * np.log10(3)
+    assert fixed["two"]["hv_ratio"] == pytest.approx(0.1 * 1.1 / true_area)
+    assert fixed["unknown"] == {"method": "unknown", "points": 0, "hv_ratio": 0.0}
+    alone = pareto.fixed_hypervolume_table([r for r in rows if r["method"] == "two"], got)
+    assert alone[0]["hv_ratio"] == fixed["two"]["hv_ratio"]
+
+
+def test_no_benchmark_front_says_why(monkeypatch):
+    from dianjax.bench import table as bench_table
+    from dianjax.search.config import make_setup
+
+    monkeypatch.setattr(bench_table, "table_for", lambda dataset, space: None)
+    assert pareto.benchmark_front(make_setup(load_config("quickstart"))) == (
+        None, "no benchmark table for digits x quickstart")
