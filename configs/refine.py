@@ -5,11 +5,15 @@ Command:  dianjax refine --from runs/quickstart                  (this config; -
           dianjax refine --from runs/quickstart --budget 20      (a rerun continues the same log)
           dianjax refine --from runs/quickstart --config.objectives.accuracy=0.0
                                                      (hardware only: minimize log2 EDP, no training)
-Expected: on a quickstart search run (digits), about 5 minutes on a 2-core CPU for the 24 queries
-(1 derived + 7 more candidates + 4 random seeds, 12 rounds; each distinct network trains for 5
-epochs on the search's search_train split, ~10-15 s, and is validated on its search_val split), then
-one 5-epoch training of the best pair's network on the whole train split, tested once. Measured
-(2026-12-01, this project's 2-core container, `dianjax search` then this command): the search's pair
+Expected: with a benchmark table bundled for the search's dataset and space (accuracy_source "auto":
+the quickstart on digits once dianjax/bench/data/quickstart_digits.json exists), accuracy is looked
+up, no network trains, and the queries cost only the simulator and the surrogate. Without one (or
+with accuracy_source="train"): on a quickstart search run (digits), about 5 minutes on a 2-core CPU
+for the 24 queries (1 derived + 7 more candidates + 4 random seeds, 12 rounds; each distinct
+network trains for 5 epochs on the search's search_train split, ~10-15 s, and is validated on its
+search_val split), then one 5-epoch training of the best pair's network on the whole train split,
+tested once. Measured with the short training (2026-12-01, this project's 2-core container,
+`dianjax search` then this command): the search's pair
 (val accuracy 0.678, EDP 22.1 pJ s, utility 0.588) was beaten by mb_k5_e1 x 4 on a 64x64 os array
 (val accuracy 0.817, EDP 61.6 pJ s, utility 0.698; test accuracy 0.906); 6 pairs on the Pareto front.
 """
