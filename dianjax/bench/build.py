@@ -2,7 +2,10 @@
 
 A shard file (``<out>/<table>/shard-K-of-N.jsonl``) starts with a header line (format, table,
 recipe, shard, machine) and gets one line per finished network, flushed and fsynced, so a crash
-loses at most the network in training and a rerun resumes where it stopped. Shards split the
+loses at most the network in training and a rerun resumes where it stopped. Seeds added to a table's
+recipe later (the separability check may ask for more) are built as a *seed group* of their own,
+``shard-K-of-N.seeds-5-6-7.jsonl``, whose header recipe lists only those seeds: the networks' other
+seeds are kept, and a row is complete once every seed of the recipe is in some file. Shards split the
 networks round-robin (:func:`dianjax.bench.networks.shard_indices`), so ``--shard K/N`` runs on the
 N tasks of a SLURM array or the hosts of a pod slice, and ``--jobs J`` runs J single-threaded local
 workers side by side (on a 2-core CPU a quickstart step took 22 ms on one core against 19 ms on
@@ -13,6 +16,7 @@ the table.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -29,7 +33,7 @@ from dianjax.bench.recipe import get_recipe
 from dianjax.bench.table import FORMAT_VERSION, BenchTable
 from dianjax.nas.search_space import get_space
 
-SHARD_PATTERN = re.compile(r"shard-(\d+)-of-(\d+)\.jsonl$")
+SHARD_PATTERN = re.compile(r"shard-(\d+)-of-(\d+)(\.seeds(-\d+)+)?\.jsonl$")
 
 
 def machine_description() -> str:
@@ -40,8 +44,11 @@ def machine_description() -> str:
             f"jax {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind})")
 
 
-def shard_path(out_dir: str | Path, table: str, index: int, count: int) -> Path:
-    return Path(out_dir) / table / f"shard-{index}-of-{count}.jsonl"
+def shard_path(out_dir: str | Path, table: str, index: int, count: int,
+               group: tuple[int, ...] | None = None) -> Path:
+    """Shard K of N of ``table``; of seed group ``group`` when it is not the recipe's first."""
+    suffix = "" if group is None else ".seeds-" + "-".join(str(seed) for seed in group)
+    return Path(out_dir) / table / f"shard-{index}-of-{count}{suffix}.jsonl"
 
 
 def _read_shard(path: Path) -> tuple[dict, list[dict]]:
@@ -60,8 +67,11 @@ def _read_shard(path: Path) -> tuple[dict, list[dict]]:
 
 def build_shard(table: str, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
                 data_dir: str | None = None, seed_mode: str | None = None,
-                limit: int | None = None, progress: bool = True) -> Path:
-    """Trains the networks of shard ``shard`` = (K, N) of ``table`` not yet in its shard file.
+                limit: int | None = None, progress: bool = True) -> list[Path]:
+    """Trains the networks of shard ``shard`` = (K, N) of ``table`` that lack recipe seeds.
+
+    Seeds are trained per seed group (module docstring): the groups of the existing shard files,
+    then the recipe's seeds that no file holds yet (all of them on a fresh build).
 
     Args:
       table: a name of :data:`dianjax.bench.recipe.TABLES`.
@@ -70,19 +80,41 @@ def build_shard(table: str, out_dir: str | Path, shard: tuple[int, int] = (1, 1)
       data_dir: tfds data dir for data sets that need one.
       seed_mode: ``"sequential"`` or ``"vmap"`` (default: by backend, see
         :mod:`dianjax.bench.trainer`).
-      limit: stop after this many new networks (None: the whole shard).
+      limit: stop after this many new (network, seed group) rows (None: the whole shard).
       progress: show a tqdm bar.
 
     Returns:
-      The shard file.
+      The shard files of this shard, one per seed group.
     """
-    from dianjax.bench.trainer import SeedTrainer  # JAX only when training
-
     recipe = get_recipe(table)
     index, count = shard
-    path = shard_path(out_dir, table, index, count)
+    records, groups = (_gather(out_dir, table)[1:] if shard_files(out_dir, table)
+                       else ({}, []))
+    new = tuple(seed for seed in recipe.seeds if not any(seed in g for g in groups))
+    groups = sorted([*groups, new] if new else groups, key=lambda g: recipe.seeds.index(g[0]))
+    networks = enumerate_networks(get_space(recipe.space))
+    mine = shard_indices(len(networks), index, count)
+    paths = []
+    for group in groups:
+        path = shard_path(out_dir, table, index, count,
+                          None if group[0] == recipe.seeds[0] else group)
+        paths.append(path)
+        todo = [n for n in mine if not set(group) <= set(records.get(int(n), {}))]
+        if limit is not None:
+            todo, limit = todo[:limit], max(limit - len(todo), 0)
+        _build_group(table, dataclasses.replace(recipe, seeds=group), path, (index, count),
+                     [networks[n] for n in todo], [int(n) for n in todo], len(mine),
+                     data_dir, seed_mode, progress)
+    return paths
+
+
+def _build_group(table: str, recipe, path: Path, shard: tuple[int, int], networks: list,
+                 indices: list[int], shard_size: int, data_dir, seed_mode, progress: bool) -> None:
+    """Appends one row per network of ``indices`` to ``path``: its seeds of ``recipe`` trained."""
+    from dianjax.bench.trainer import SeedTrainer  # JAX only when training
+
     header = {"format_version": FORMAT_VERSION, "table": table, "recipe": recipe.to_dict(),
-              "shard": [index, count]}
+              "shard": list(shard)}
     if path.exists():
         existing, rows = _read_shard(path)
         if {k: existing.get(k) for k in header} != header:
@@ -90,26 +122,20 @@ def build_shard(table: str, out_dir: str | Path, shard: tuple[int, int] = (1, 1)
                              f"{ {k: existing.get(k) for k in header} }; expected {header}. "
                              "Use another --out or delete the file.")
         _truncate_torn_line(path, len(rows) + 1)
-    # every shard file of the table counts, so a build resumes under any other sharding
-    done = set(collect(out_dir, table)[1]) if shard_files(out_dir, table) else set()
-    networks = enumerate_networks(get_space(recipe.space))
-    todo = [n for n in shard_indices(len(networks), index, count) if n not in done]
-    if limit is not None:
-        todo = todo[:limit]
-    if not todo:
-        return path
+    if not indices:
+        return
     trainer = SeedTrainer(recipe, data_dir=data_dir, seed_mode=seed_mode)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.write_text(json.dumps({**header, "machine": machine_description()}) + "\n")
-    mine = shard_indices(len(networks), index, count)
-    initial = int(np.isin(mine, list(done)).sum())
-    with open(path, "a") as sink, tqdm.tqdm(total=len(mine), initial=initial, unit="net",
-                                            desc=f"{table} shard {index}/{count}",
-                                            disable=not progress) as bar:
-        for n in todo:
-            result = trainer.train_network(networks[n])
-            row = {"network": int(n), "op_indices": list(result.op_indices),
+    seeds = ",".join(str(seed) for seed in recipe.seeds)
+    with open(path, "a") as sink, tqdm.tqdm(total=shard_size, initial=shard_size - len(indices),
+                                            unit="net", disable=not progress,
+                                            desc=f"{table} shard {shard[0]}/{shard[1]} "
+                                                 f"seeds {seeds}") as bar:
+        for n, ops in zip(indices, networks):
+            result = trainer.train_network(ops)
+            row = {"network": n, "op_indices": list(result.op_indices),
                    "ops": list(result.op_names), "num_params": result.num_params,
                    "macs": result.macs, "val_accuracy": list(result.val_accuracy),
                    "test_accuracy": list(result.test_accuracy), "wall_s": result.wall_s,
@@ -119,7 +145,6 @@ def build_shard(table: str, out_dir: str | Path, shard: tuple[int, int] = (1, 1)
             os.fsync(sink.fileno())
             bar.set_postfix(val=f"{np.mean(result.val_accuracy):.3f}", s=f"{result.wall_s:.0f}")
             bar.update(1)
-    return path
 
 
 def _truncate_torn_line(path: Path, keep_lines: int) -> None:
@@ -133,25 +158,60 @@ def shard_files(out_dir: str | Path, table: str) -> list[Path]:
     return sorted(p for p in folder.glob("shard-*-of-*.jsonl") if SHARD_PATTERN.search(p.name))
 
 
-def collect(out_dir: str | Path, table: str) -> tuple[dict, dict[int, dict]]:
-    """Every finished row of ``table`` under ``out_dir`` (any sharding), checked for one recipe."""
+def _gather(out_dir: str | Path, table: str
+            ) -> tuple[dict, dict[int, dict[int, tuple[dict, dict]]], list[tuple[int, ...]]]:
+    """Every finished row of ``table`` under ``out_dir`` (any sharding, any seed group), checked
+    against the table's recipe: (meta, {network: {seed: (row, {"val", "test"})}}, seed groups)."""
     files = shard_files(out_dir, table)
     if not files:
         raise ValueError(f"no shard files of table {table!r} in {Path(out_dir) / table}; build "
                          f"them with `dianjax bench build --table {table}`")
     recipe = get_recipe(table).to_dict()
-    rows: dict[int, dict] = {}
-    machines = []
+    records: dict[int, dict[int, tuple[dict, dict]]] = {}
+    machines, groups = [], []
     for path in files:
         header, shard_rows = _read_shard(path)
-        if header.get("recipe") != recipe or header.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: built with recipe {header.get('recipe')} (format "
-                             f"{header.get('format_version')}), not table {table!r}'s current "
-                             f"{recipe} (format {FORMAT_VERSION})")
+        built = dict(header.get("recipe") or {})
+        group = tuple(built.pop("seeds", ()))
+        if ({**built, "seeds": recipe["seeds"]} != recipe or not group
+                or not set(group) <= set(recipe["seeds"])
+                or header.get("format_version") != FORMAT_VERSION):
+            raise ValueError(f"{path} was built with another recipe: {header.get('recipe')} "
+                             f"(format {header.get('format_version')}), not table {table!r}'s "
+                             f"current {recipe} (format {FORMAT_VERSION}) or a group of its "
+                             "seeds. Use another --out or delete the file.")
+        if group not in groups:
+            if any(set(group) & set(other) for other in groups):
+                raise ValueError(f"{path}: seed group {list(group)} overlaps another group of "
+                                 f"{[list(g) for g in groups]}")
+            groups.append(group)
         machines.append(header.get("machine", ""))
         for row in shard_rows:
-            rows.setdefault(row["network"], row)
-    return {"machine": "; ".join(sorted(set(machines)))}, rows
+            seeds = records.setdefault(row["network"], {})
+            for k, seed in enumerate(group):
+                seeds.setdefault(seed, (row, {"val": row["val_accuracy"][k],
+                                              "test": row["test_accuracy"][k]}))
+    return {"machine": "; ".join(sorted(set(machines)))}, records, groups
+
+
+def collect(out_dir: str | Path, table: str) -> tuple[dict, dict[int, dict]]:
+    """Every complete row of ``table`` under ``out_dir`` (every recipe seed built, in any file),
+    as one row per network: accuracies in the recipe's seed order, wall and compile time summed
+    over its seed groups."""
+    meta, records, _ = _gather(out_dir, table)
+    seeds = get_recipe(table).seeds
+    rows = {}
+    for n, by_seed in records.items():
+        if not set(seeds) <= set(by_seed):
+            continue
+        parts = list({id(row): row for row, _ in by_seed.values()}.values())
+        rows[n] = {**parts[0],
+                   "val_accuracy": [by_seed[seed][1]["val"] for seed in seeds],
+                   "test_accuracy": [by_seed[seed][1]["test"] for seed in seeds],
+                   "wall_s": sum(part["wall_s"] for part in parts),
+                   "compile_s": sum(part.get("compile_s", 0.0) for part in parts),
+                   "finished_unix": max(part.get("finished_unix", 0.0) for part in parts)}
+    return meta, rows
 
 
 def num_networks(table: str) -> int:

@@ -82,9 +82,9 @@ def _build(args) -> int:
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     if args.jobs == 1:
-        path = build_shard(args.table, args.out, (index, count), data_dir=args.data_dir,
-                           seed_mode=args.seed_mode, limit=args.limit)
-        print(f"shard {index}/{count} of {args.table}: {path}")
+        paths = build_shard(args.table, args.out, (index, count), data_dir=args.data_dir,
+                            seed_mode=args.seed_mode, limit=args.limit)
+        print(f"shard {index}/{count} of {args.table}: {', '.join(str(p) for p in paths)}")
         return _status(args)
     if (index, count) != (1, 1):
         raise ValueError("--jobs > 1 splits the whole table into --jobs shards; give either "

@@ -48,7 +48,7 @@ def tiny(tiny_recipe, monkeypatch):
 
 
 def test_build_resumes_after_a_crash_and_merges(tiny, tmp_path):
-    path = build.build_shard(tiny, tmp_path, (1, 1), limit=2, progress=False)
+    (path,) = build.build_shard(tiny, tmp_path, (1, 1), limit=2, progress=False)
     lines = path.read_text().splitlines()
     assert len(lines) == 3  # header + 2 networks
     with pytest.raises(ValueError, match="incomplete: 1 of 3 networks missing"):
@@ -79,7 +79,7 @@ def test_a_build_with_another_recipe_is_refused(tiny, tmp_path, monkeypatch):
                         dataclasses.replace(recipe.get_recipe(tiny), num_epochs=2))
     with pytest.raises(ValueError, match="another recipe"):
         build.build_shard(tiny, tmp_path, (2, 3), progress=False)
-    with pytest.raises(ValueError, match="built with recipe"):
+    with pytest.raises(ValueError, match="built with another recipe"):
         build.collect(tmp_path, tiny)
 
 
@@ -92,3 +92,28 @@ def test_separability_of_a_hand_made_table():
     assert s["between_network_sd"] == pytest.approx(0.1)
     assert s["median_seed_sd"] == pytest.approx(np.sqrt(2) * 0.01)
     assert s["ratio"] == pytest.approx(0.1 / 0.01)
+
+
+def test_seeds_added_to_the_recipe_are_built_as_their_own_group(tiny, tmp_path, monkeypatch):
+    """A table built with seeds (0, 1) whose recipe then asks for (0, 1, 2) trains seed 2 only,
+    into its own files; rows are complete once every seed is built, in the recipe's order, with
+    the groups' wall times summed; the first seeds' results are untouched."""
+    (base,) = build.build_shard(tiny, tmp_path, (1, 1), progress=False)
+    before = build.merge(tmp_path, tiny)
+    wider = dataclasses.replace(recipe.get_recipe(tiny), seeds=(0, 1, 2))
+    monkeypatch.setitem(recipe.TABLES, "tiny", wider)
+    assert build.collect(tmp_path, tiny)[1] == {}  # no row has seed 2 yet
+    paths = build.build_shard(tiny, tmp_path, (1, 2), progress=False)  # another sharding
+    assert paths == [base.parent / "shard-1-of-2.jsonl", base.parent / "shard-1-of-2.seeds-2.jsonl"]
+    assert not paths[0].exists()  # seeds 0 and 1 of shard 1/2 are all in the 1/1 file
+    assert sorted(build.collect(tmp_path, tiny)[1]) == [0, 2]  # shard 1 of 2: networks 0 and 2
+    build.build_shard(tiny, tmp_path, (2, 2), progress=False)
+    after = build.merge(tmp_path, tiny)
+    assert after.val_accuracy.shape == (3, 3) and after.recipe == wider
+    np.testing.assert_array_equal(after.val_accuracy[:, :2], before.val_accuracy)
+    extra = [json.loads(line) for p in sorted(base.parent.glob("*.seeds-2.jsonl"))
+             for line in p.read_text().splitlines()[1:]]
+    for row in extra:
+        n = row["network"]
+        assert after.val_accuracy[n, 2] == row["val_accuracy"][0]
+        assert after.wall_s[n] == pytest.approx(before.wall_s[n] + row["wall_s"])
