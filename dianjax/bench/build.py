@@ -187,6 +187,10 @@ def _gather(out_dir: str | Path, table: str
             groups.append(group)
         machines.append(header.get("machine", ""))
         for row in shard_rows:
+            if not len(row["val_accuracy"]) == len(row["test_accuracy"]) == len(group):
+                raise ValueError(f"{path}: row of network {row['network']} has "
+                                 f"{len(row['val_accuracy'])} val and {len(row['test_accuracy'])} "
+                                 f"test accuracies, its header {len(group)} seeds")
             seeds = records.setdefault(row["network"], {})
             for k, seed in enumerate(group):
                 seeds.setdefault(seed, (row, {"val": row["val_accuracy"][k],

@@ -57,10 +57,24 @@ def test_status_reports_progress_and_separability(tmp_path, capsys):
     header = {"format_version": build.FORMAT_VERSION, "table": TABLE,
               "recipe": recipe.get_recipe(TABLE).to_dict(), "shard": [1, 1], "machine": "test"}
     rows = [{"network": n, "op_indices": [0, 0, 0, n], "ops": [], "num_params": 1, "macs": 1,
-             "val_accuracy": [0.9 + 0.02 * n, 0.91 + 0.02 * n],
-             "test_accuracy": [0.9, 0.9], "wall_s": 10.0, "compile_s": 0.0} for n in range(3)]
+             "val_accuracy": [0.9 + 0.02 * n, 0.91 + 0.02 * n, 0.9 + 0.02 * n, 0.91 + 0.02 * n,
+                              0.905 + 0.02 * n],
+             "test_accuracy": [0.9] * 5, "wall_s": 10.0, "compile_s": 0.0} for n in range(3)]
     shard.write_text("\n".join(json.dumps(r) for r in [header, *rows]) + "\n")
     assert main(["status", "--table", TABLE, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"{TABLE}: 3/500 networks built (test)" in out
     assert "val: means 0.0400 range, between-network sd 0.0200" in out
+
+
+def test_a_row_with_another_number_of_seeds_is_refused(tmp_path):
+    shard = tmp_path / TABLE / "shard-1-of-1.jsonl"
+    shard.parent.mkdir()
+    header = {"format_version": build.FORMAT_VERSION, "table": TABLE,
+              "recipe": recipe.get_recipe(TABLE).to_dict(), "shard": [1, 1]}
+    row = {"network": 0, "op_indices": [0, 0, 0, 0], "val_accuracy": [0.9, 0.9],
+           "test_accuracy": [0.9, 0.9], "wall_s": 1.0}
+    shard.write_text(json.dumps(header) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match="network 0 has 2 val and 2 test accuracies, its header "
+                                         "5 seeds"):
+        build.collect(tmp_path, TABLE)
