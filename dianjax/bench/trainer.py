@@ -103,7 +103,7 @@ class SeedTrainer:
         self._supernet_init = lambda key: supernet_init(key, image, weights)
         self._programs = _Programs(self.supernet, self.tx, recipe.label_smoothing)
         self._compiled = None  # (epoch, predict), compiled by the first train_network
-        # val and test in one array of whole EVAL_CHUNKs: one prediction program per network
+        # val and test in one array of whole EVAL_CHUNKs: one prediction program serves both
         self.eval_images, self.eval_labels = _padded(
             np.concatenate([self.val.images, self.test.images]),
             np.concatenate([self.val.labels, self.test.labels]), EVAL_CHUNK)
