@@ -2,14 +2,17 @@
 
 Command:  python experiments/compare_strategies.py [--table quickstart_digits] [--metric edp_pj_s]
               [--seeds 10] [--methods rl_combined,...] [--out experiments/results]
-              [--joint-runs runs/bench_joint --lams 0.1,0.3,1,3]
+              [--joint-runs runs/bench_joint --lams 0.1,1,3]
 Needs:    the bundled table (``dianjax bench build`` + ``dianjax bench merge``) and, for the Optuna
           samplers, ``pip install -e '.[baselines]'`` (without it they are skipped, said so).
 
 Each method is a :mod:`dianjax.bench.strategies` function querying one
 :class:`~dianjax.bench.oracle.Oracle` (the table's search_val accuracy, mean over seeds, and the
 exact cost of the pair), charged on one axis: the network's training time the first time a network
-is queried, the cost model's measured time per newly priced pair. Budget checkpoints are fractions
+is queried, the cost model's measured time per newly priced pair, and the method's own compute
+between queries (measured here with ``time.perf_counter``: a surrogate's fit, a sampler's proposal
+count as they would in a real search). Run each process pinned to one core (``taskset -c K``): the
+table's training times are one-core times (built with one worker per core). Budget checkpoints are fractions
 of what exhaustive enumeration costs (:data:`BUDGET_FRACTIONS`); at each, the found set (every pair
 evaluated within it) is scored against the true front (:mod:`dianjax.bench.quality`: hypervolume
 ratio in the true front's normalization, cost on a log axis, one fixed reference point; IGD), and
@@ -21,39 +24,47 @@ back from DIR; comparison seed s replays the searches of seed s in increasing la
 measured wall time and scored by the table's accuracy of its derived network
 (:mod:`dianjax.bench.strategies.joint`).
 
+Each finished (method, seed) run is kept under ``--parts`` and read back instead of rerun, so the
+comparison resumes, and methods can be split across processes (``--methods``) before one last
+call with every method writes the outputs.
+
 Writes ``compare_<space>.csv`` (method, seed, budget_s, budget_fraction, hv_ratio, igd, pairs,
-networks), ``compare_<space>_reach.csv`` (method, seed, budget to 90/95/99 %),
+networks), ``compare_<space>_reach.csv`` (method, seed, budget to 90/95/99 %, own compute s),
 ``compare_<space>_hv.png`` (median hv ratio vs budget with quartile bands, per method) and
 ``compare_<space>_front.png`` (the true front and each method's found front, seed 0, at the middle
-budget), and prints the table of median hv ratios.
+budget), and prints the tables of median hv ratios and budgets to reach.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from dianjax.bench.oracle import Query
+
 BUDGET_FRACTIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # of exhaustive enumeration
 REACH = (0.90, 0.95, 0.99)
 
 
-def run_method(problem, front, method: str, seed: int, budgets_s, strategies
+def run_method(problem, front, method: str, seed: int, budgets_s, strategies, clock=None
                ) -> tuple[list, list, list]:
     """One run of ``method`` (a name of ``strategies``, a dict name -> ``run(oracle, rng, seed)``):
-    its scores at every budget, its budget to reach each of REACH, and its query history."""
+    its scores at every budget, its budget to reach each of REACH, and its query history.
+    ``clock`` charges the method's own compute time (:class:`~dianjax.bench.oracle.Oracle`)."""
     from dianjax.bench.oracle import Oracle
     from dianjax.bench.quality import budget_to_reach, score_history
 
-    oracle = Oracle(problem, max(budgets_s))
+    oracle = Oracle(problem, max(budgets_s), clock=clock)
     strategies[method](oracle, np.random.default_rng([seed, 0xBE4C]), seed)
     scores = score_history(oracle.history, front, budgets_s)
     reach = [budget_to_reach(oracle.history, front, fraction) for fraction in REACH]
-    return scores, reach, oracle.history
+    return scores, reach, oracle.history, oracle.strategy_s
 
 
 def oracle_strategies() -> dict:
@@ -83,8 +94,15 @@ def joint_strategy(runs, problem, space, hardware):
 
 
 def compare(problem, methods, seeds, out: Path, name: str, log=print,
-            strategies: dict | None = None) -> list[dict]:
-    """Runs every method and seed on ``problem``; writes the CSVs and plots; returns the rows."""
+            strategies: dict | None = None, clock=None, parts: Path | None = None
+            ) -> list[dict]:
+    """Runs every method and seed on ``problem``; writes the CSVs and plots; returns the rows.
+
+    With ``parts`` (a folder), each finished (method, seed) run is saved there as JSON and read
+    back instead of rerun: an interrupted comparison resumes, and several processes (each given
+    some of the methods) can fill one folder before a last call with every method writes the
+    outputs.
+    """
     from dianjax.bench.quality import true_front
 
     strategies = oracle_strategies() if strategies is None else strategies
@@ -93,20 +111,33 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     budgets = [fraction * exhaustive_s for fraction in BUDGET_FRACTIONS]
     rows, reach_rows, found = [], [], {}
     for method in methods:
-        start = time.perf_counter()
+        start, ran = time.perf_counter(), 0
         for seed in range(seeds):
-            scores, reach, history = run_method(problem, front, method, seed, budgets,
-                                                strategies)
+            part = None if parts is None else Path(parts) / f"{method}.seed{seed}.json"
+            if part is not None and part.exists():
+                record = json.loads(part.read_text())
+            else:
+                scores, reach, history, strategy_s = run_method(
+                    problem, front, method, seed, budgets, strategies, clock)
+                ran += 1
+                record = {
+                    "rows": [{"method": method, "seed": seed, "budget_s": s.budget_s,
+                              "budget_fraction": fraction, "hv_ratio": s.hv_ratio, "igd": s.igd,
+                              "pairs": s.num_pairs, "networks": s.num_networks}
+                             for s, fraction in zip(scores, BUDGET_FRACTIONS)],
+                    "reach": {"method": method, "seed": seed,
+                              **{f"budget_to_{round(100 * f)}pct_s": r
+                                 for f, r in zip(REACH, reach)},
+                              "strategy_s": strategy_s},
+                    "history": [list(q) for q in history] if seed == 0 else None}
+                if part is not None:
+                    part.parent.mkdir(parents=True, exist_ok=True)
+                    part.write_text(json.dumps(record))
+            rows += record["rows"]
+            reach_rows.append(record["reach"])
             if seed == 0:
-                found[method] = history
-            rows += [{"method": method, "seed": seed, "budget_s": s.budget_s,
-                      "budget_fraction": fraction, "hv_ratio": s.hv_ratio, "igd": s.igd,
-                      "pairs": s.num_pairs, "networks": s.num_networks}
-                     for s, fraction in zip(scores, BUDGET_FRACTIONS)]
-            reach_rows.append({"method": method, "seed": seed,
-                               **{f"budget_to_{round(100 * f)}pct_s": r
-                                  for f, r in zip(REACH, reach)}})
-        log(f"{method}: {seeds} seeds in {time.perf_counter() - start:.1f} s")
+                found[method] = [Query(*q) for q in record["history"]]
+        log(f"{method}: {seeds} seeds ({ran} run now) in {time.perf_counter() - start:.1f} s")
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / f"compare_{name}.csv", rows)
     _write_csv(out / f"compare_{name}_reach.csv", reach_rows)
@@ -115,6 +146,7 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     _plot_fronts(front, found, middle, BUDGET_FRACTIONS[len(budgets) // 2],
                  out / f"compare_{name}_front.png", problem.metric)
     log(format_table(rows, methods))
+    log(format_reach(reach_rows, methods, exhaustive_s))
     return rows
 
 
@@ -137,6 +169,25 @@ def format_table(rows: list[dict], methods, fractions=(0.002, 0.01, 0.05)) -> st
             q25, q50, q75 = np.percentile(values, [25, 50, 75])
             cells.append(f"{q50:.3f} [{q25:.3f}, {q75:.3f}]")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_reach(reach_rows: list[dict], methods, exhaustive_s: float) -> str:
+    """Median budget (as a fraction of exhaustive enumeration's) to reach each of REACH of the true
+    hypervolume per method, with how many seeds reached it within the largest budget."""
+    lines = ["| method | " + " | ".join(f"budget to {round(100 * f)} %" for f in REACH)
+             + " | own compute (median s) |", "|---" * (len(REACH) + 2) + "|"]
+    for method in methods:
+        rows = [r for r in reach_rows if r["method"] == method]
+        cells = []
+        for fraction in REACH:
+            values = np.array([r[f"budget_to_{round(100 * fraction)}pct_s"] for r in rows])
+            reached = int(np.isfinite(values).sum())
+            median = np.median(values) / exhaustive_s
+            cells.append(("not reached" if not np.isfinite(median) else f"{median:.4f}")
+                         + f" ({reached}/{len(rows)})")
+        own = np.median([r["strategy_s"] for r in rows])
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {own:.1f} |")
     return "\n".join(lines)
 
 
@@ -198,7 +249,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="experiments/results")
     parser.add_argument("--joint-runs", default=None,
                         help="folder of the joint searches (run here if missing); adds 'joint'")
-    parser.add_argument("--lams", default="0.1,0.3,1,3", help="lams of the joint searches")
+    parser.add_argument("--lams", default="0.1,1,3", help="lams of the joint searches")
+    parser.add_argument("--parts", default=None,
+                        help="folder of finished (method, seed) runs, read back instead of rerun "
+                             "(default runs/compare/<table>)")
     args = parser.parse_args(argv)
     from dianjax.bench import load
     from dianjax.bench.fronts import problem, table_prices
@@ -234,7 +288,8 @@ def main(argv=None) -> int:
         methods = [m for m in methods if not m.startswith("optuna")]
         if skipped:
             print(f"skipping {skipped}: optuna is not installed (pip install -e '.[baselines]')")
-    compare(task, methods, args.seeds, Path(args.out), table.recipe.space, strategies=strategies)
+    compare(task, methods, args.seeds, Path(args.out), table.recipe.space, strategies=strategies,
+            clock=time.perf_counter, parts=Path(args.parts or f"runs/compare/{args.table}"))
     return 0
 
 

@@ -15,6 +15,12 @@ charged the network's recorded training time ``train_s[n]`` the first time netwo
 oracle records every new pair with the budget spent after it, so any budget checkpoint can be
 scored afterwards from the history (:mod:`dianjax.bench.quality`).
 
+With a ``clock`` (the comparison passes ``time.perf_counter``), the strategy's own compute is
+charged too: the time between the oracle's creation or its previous answer and the next query
+(a surrogate's fit, a sampler's proposal, a controller's update). The budget is then what the
+search would take on this machine with real training and pricing, the axis the joint search's
+wall time is on; without one (tests, synthetic problems) the charges are deterministic.
+
 Strategies never see the test accuracy, the true front, or the arrays: only :meth:`Oracle.evaluate`.
 """
 
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -126,16 +132,32 @@ class Oracle:
 
     ``budget_s`` is where :attr:`exhausted` turns true; the query that crosses it is still answered
     and recorded (scoring at a checkpoint uses only queries whose ``spent_s`` is within it).
+    ``clock`` (seconds, e.g. ``time.perf_counter``) charges the strategy's own time between queries
+    as well; ``None`` charges only training and pricing.
     """
 
-    def __init__(self, problem: Problem, budget_s: float):
+    def __init__(self, problem: Problem, budget_s: float,
+                 clock: Callable[[], float] | None = None):
         checks.positive_number("Oracle", "budget_s", budget_s)
         self.problem = problem
         self.budget_s = float(budget_s)
         self.spent_s = 0.0
+        self.strategy_s = 0.0  # of spent_s, the strategy's own time (0 without a clock)
         self.history: list[Query] = []
         self._trained: set[int] = set()
         self._priced: set[tuple[int, int]] = set()
+        self._clock = clock
+        self._answered_at = clock() if clock is not None else 0.0
+
+    def _charge_strategy_time(self) -> None:
+        if self._clock is not None:
+            thinking = max(self._clock() - self._answered_at, 0.0)
+            self.strategy_s += thinking
+            self.spent_s += thinking
+
+    def _answered(self) -> None:
+        if self._clock is not None:
+            self._answered_at = self._clock()
 
     @property
     def exhausted(self) -> bool:
@@ -144,6 +166,7 @@ class Oracle:
     def evaluate(self, network: int, accelerator: int) -> tuple[float, float]:
         """``(accuracy, cost)`` of the pair, charging what it has not been charged yet."""
         problem = self.problem
+        self._charge_strategy_time()
         network, accelerator = int(network), int(accelerator)
         accuracy, cost = self._lookup(network, accelerator)
         if (network, accelerator) not in self._priced:
@@ -153,6 +176,7 @@ class Oracle:
             self._priced.add((network, accelerator))
             self.spent_s += problem.price_s
             self.history.append(Query(network, accelerator, accuracy, cost, self.spent_s))
+        self._answered()
         return accuracy, cost
 
     def record(self, network: int, accelerator: int, charge_s: float) -> tuple[float, float]:
@@ -160,6 +184,7 @@ class Oracle:
         wall time ``charge_s`` instead of training and pricing): recorded like :meth:`evaluate`'s
         pairs, and counted as trained and priced for later queries."""
         checks.number_in("Oracle.record", "charge_s", charge_s, 0, math.inf, high_open=True)
+        self._charge_strategy_time()
         network, accelerator = int(network), int(accelerator)
         accuracy, cost = self._lookup(network, accelerator)
         self._trained.add(network)
@@ -167,6 +192,7 @@ class Oracle:
         if (network, accelerator) not in self._priced:
             self._priced.add((network, accelerator))
             self.history.append(Query(network, accelerator, accuracy, cost, self.spent_s))
+        self._answered()
         return accuracy, cost
 
     def evaluate_decisions(self, network: Sequence[int], accelerator: Sequence[int]

@@ -33,6 +33,21 @@ def test_budget_charges_a_network_once_and_a_pair_once():
     assert oracle.num_trained == 2
 
 
+def test_a_clock_charges_the_strategy_time_between_answers_not_the_oracle_time():
+    problem = _problem()
+    ticks = iter([10.0, 12.5, 13.0, 20.0, 21.0, 21.5, 22.0])  # creation, then (query, answer)...
+
+    oracle = Oracle(problem, budget_s=1e9, clock=lambda: next(ticks))
+    oracle.evaluate(0, 0)  # thought 2.5 s before asking (12.5 - 10)
+    oracle.evaluate(0, 0)  # repeated pair: the 7 s of thinking (20 - 13) still count
+    oracle.record(1, 0, charge_s=3.0)  # 0.5 s (21.5 - 21) before the search's own charge
+    expected_strategy = 2.5 + 7.0 + 0.5
+    assert oracle.strategy_s == pytest.approx(expected_strategy)
+    assert oracle.spent_s == pytest.approx(
+        problem.train_s[0] + problem.price_s + 3.0 + expected_strategy)
+    assert oracle.history[0].spent_s == pytest.approx(2.5 + problem.train_s[0] + problem.price_s)
+
+
 def test_oracle_is_exhausted_at_its_budget_and_checks_indices():
     problem = _problem()
     oracle = Oracle(problem, budget_s=problem.train_s[0] + problem.price_s)
