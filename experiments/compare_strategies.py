@@ -101,7 +101,7 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     With ``parts`` (a folder), each finished (method, seed) run is saved there as JSON and read
     back instead of rerun: an interrupted comparison resumes, and several processes (each given
     some of the methods) can fill one folder before a last call with every method writes the
-    outputs.
+    outputs. ``seeds`` is a count (seeds ``0..seeds-1``) or the seeds themselves.
     """
     from dianjax.bench.quality import true_front
 
@@ -109,10 +109,11 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     front = true_front(problem)
     exhaustive_s = problem.exhaustive_budget_s()
     budgets = [fraction * exhaustive_s for fraction in BUDGET_FRACTIONS]
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(seed) for seed in seeds]
     rows, reach_rows, found = [], [], {}
     for method in methods:
         start, ran = time.perf_counter(), 0
-        for seed in range(seeds):
+        for seed in seeds:
             part = None if parts is None else Path(parts) / f"{method}.seed{seed}.json"
             if part is not None and part.exists():
                 record = json.loads(part.read_text())
@@ -135,9 +136,9 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
                     part.write_text(json.dumps(record))
             rows += record["rows"]
             reach_rows.append(record["reach"])
-            if seed == 0:
+            if record["history"] is not None:
                 found[method] = [Query(*q) for q in record["history"]]
-        log(f"{method}: {seeds} seeds ({ran} run now) in {time.perf_counter() - start:.1f} s")
+        log(f"{method}: {len(seeds)} seeds ({ran} run now) in {time.perf_counter() - start:.1f} s")
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / f"compare_{name}.csv", rows)
     _write_csv(out / f"compare_{name}_reach.csv", reach_rows)
@@ -243,6 +244,9 @@ def main(argv=None) -> int:
     parser.add_argument("--table", default="quickstart_digits")
     parser.add_argument("--metric", default="edp_pj_s")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--only-seeds", default=None,
+                        help="comma-separated seeds to run (default 0..seeds-1): a second process "
+                             "filling --parts")
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     parser.add_argument("--prices", default=None,
                         help="prices cache (default bench_builds/<table>/prices.npz)")
@@ -268,6 +272,13 @@ def main(argv=None) -> int:
         for method in methods:
             checks.one_of("--methods", "method", method, names)
         checks.positive_int("--seeds", "seeds", args.seeds)
+        seeds = range(args.seeds)
+        if args.only_seeds is not None:
+            seeds = args.only_seeds.split(",")
+            for seed in seeds:
+                if not seed.isdigit():
+                    raise ValueError(f"--only-seeds must be comma-separated seeds >= 0, got "
+                                     f"{args.only_seeds!r}")
         table = load(args.table)
         prices = table_prices(table, args.prices or f"bench_builds/{args.table}/prices.npz")
         task = problem(table, prices, args.metric)
@@ -288,7 +299,7 @@ def main(argv=None) -> int:
         methods = [m for m in methods if not m.startswith("optuna")]
         if skipped:
             print(f"skipping {skipped}: optuna is not installed (pip install -e '.[baselines]')")
-    compare(task, methods, args.seeds, Path(args.out), table.recipe.space, strategies=strategies,
+    compare(task, methods, seeds, Path(args.out), table.recipe.space, strategies=strategies,
             clock=time.perf_counter, parts=Path(args.parts or f"runs/compare/{args.table}"))
     return 0
 

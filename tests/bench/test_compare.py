@@ -65,3 +65,6 @@ def test_finished_runs_are_read_back_not_rerun(tmp_path):
                              strategies=strategies, parts=tmp_path / "parts")
     assert calls == [0, 1, 1]  # seed 0 read back, seed 1 rerun
     assert second == first  # same seeds, same rows (no clock: deterministic charges)
+    only_one = compare.compare(problem, ["random"], [1], tmp_path / "c", "synthetic",
+                               strategies=strategies, parts=tmp_path / "parts")
+    assert calls == [0, 1, 1] and only_one == [r for r in first if r["seed"] == 1]
