@@ -11,12 +11,12 @@ Each method is a :mod:`dianjax.bench.strategies` function querying one
 exact cost of the pair), charged on one axis: the network's training time the first time a network
 is queried, the cost model's measured time per newly priced pair, and the method's own compute
 between queries (measured here with ``time.perf_counter``: a surrogate's fit, a sampler's proposal
-count as they would in a real search). Run each process pinned to one core (``taskset -c K``): the
-table's training times are one-core times (built with one worker per core). Budget checkpoints are fractions
-of what exhaustive enumeration costs (:data:`BUDGET_FRACTIONS`); at each, the found set (every pair
-evaluated within it) is scored against the true front (:mod:`dianjax.bench.quality`: hypervolume
-ratio in the true front's normalization, cost on a log axis, one fixed reference point; IGD), and
-each run's budget to reach 90 / 95 / 99 % of the true hypervolume is recorded.
+count as they would in a real search). Run each process pinned to one core (``taskset -c K``):
+the table's training times are one-core times (built with one worker per core). Budget checkpoints
+are fractions of what exhaustive enumeration costs (:data:`BUDGET_FRACTIONS`); at each, the found
+set (every pair evaluated within it) is scored against the true front
+(:mod:`dianjax.bench.quality`: hypervolume ratio in the true front's normalization, cost on a log
+axis, one fixed reference point; IGD), and each run's budget to reach 90 / 95 / 99 % of the true hypervolume is recorded.
 
 ``joint`` (with ``--joint-runs DIR``) is the DIAN-style ``dianjax search`` on the quickstart
 config: one search per (lam, seed) with the objective of ``--metric``, run here (resumable) or read
@@ -53,9 +53,10 @@ REACH = (0.90, 0.95, 0.99)
 
 
 def run_method(problem, front, method: str, seed: int, budgets_s, strategies, clock=None
-               ) -> tuple[list, list, list]:
-    """One run of ``method`` (a name of ``strategies``, a dict name -> ``run(oracle, rng, seed)``):
-    its scores at every budget, its budget to reach each of REACH, and its query history.
+               ) -> dict:
+    """One run of ``method`` (a name of ``strategies``, a dict name -> ``run(oracle, rng, seed)``)
+    as a record: ``rows`` (its scores at every budget), ``reach`` (its budget to reach each of
+    REACH and its own compute) and, for seed 0, ``history`` (its queries, for the front plot).
     ``clock`` charges the method's own compute time (:class:`~dianjax.bench.oracle.Oracle`)."""
     from dianjax.bench.oracle import Oracle
     from dianjax.bench.quality import budget_to_reach, score_history
@@ -63,8 +64,15 @@ def run_method(problem, front, method: str, seed: int, budgets_s, strategies, cl
     oracle = Oracle(problem, max(budgets_s), clock=clock)
     strategies[method](oracle, np.random.default_rng([seed, 0xBE4C]), seed)
     scores = score_history(oracle.history, front, budgets_s)
-    reach = [budget_to_reach(oracle.history, front, fraction) for fraction in REACH]
-    return scores, reach, oracle.history, oracle.strategy_s
+    reach = {f"budget_to_{round(100 * fraction)}pct_s": budget_to_reach(oracle.history, front,
+                                                                        fraction)
+             for fraction in REACH}
+    return {"rows": [{"method": method, "seed": seed, "budget_s": s.budget_s,
+                      "budget_fraction": fraction, "hv_ratio": s.hv_ratio, "igd": s.igd,
+                      "pairs": s.num_pairs, "networks": s.num_networks}
+                     for s, fraction in zip(scores, BUDGET_FRACTIONS)],
+            "reach": {"method": method, "seed": seed, **reach, "strategy_s": oracle.strategy_s},
+            "history": [list(q) for q in oracle.history] if seed == 0 else None}
 
 
 def oracle_strategies() -> dict:
@@ -118,22 +126,13 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
             if part is not None and part.exists():
                 record = json.loads(part.read_text())
             else:
-                scores, reach, history, strategy_s = run_method(
-                    problem, front, method, seed, budgets, strategies, clock)
+                record = run_method(problem, front, method, seed, budgets, strategies, clock)
                 ran += 1
-                record = {
-                    "rows": [{"method": method, "seed": seed, "budget_s": s.budget_s,
-                              "budget_fraction": fraction, "hv_ratio": s.hv_ratio, "igd": s.igd,
-                              "pairs": s.num_pairs, "networks": s.num_networks}
-                             for s, fraction in zip(scores, BUDGET_FRACTIONS)],
-                    "reach": {"method": method, "seed": seed,
-                              **{f"budget_to_{round(100 * f)}pct_s": r
-                                 for f, r in zip(REACH, reach)},
-                              "strategy_s": strategy_s},
-                    "history": [list(q) for q in history] if seed == 0 else None}
-                if part is not None:
+                if part is not None:  # written whole, then renamed: a crash leaves no half file
                     part.parent.mkdir(parents=True, exist_ok=True)
-                    part.write_text(json.dumps(record))
+                    partial = part.with_suffix(".partial")
+                    partial.write_text(json.dumps(record))
+                    partial.replace(part)
             rows += record["rows"]
             reach_rows.append(record["reach"])
             if record["history"] is not None:
