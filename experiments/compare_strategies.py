@@ -16,7 +16,8 @@ the table's training times are one-core times (built with one worker per core). 
 are fractions of what exhaustive enumeration costs (:data:`BUDGET_FRACTIONS`); at each, the found
 set (every pair evaluated within it) is scored against the true front
 (:mod:`dianjax.bench.quality`: hypervolume ratio in the true front's normalization, cost on a log
-axis, one fixed reference point; IGD), and each run's budget to reach 90 / 95 / 99 % of the true hypervolume is recorded.
+axis, one fixed reference point; IGD), and each run's budget to reach 90 / 95 / 99 % of the true
+hypervolume is recorded.
 
 ``joint`` (with ``--joint-runs DIR``) is the DIAN-style ``dianjax search`` on the quickstart
 config: one search per (lam, seed) with the objective of ``--metric``, run here (resumable) or read
