@@ -44,13 +44,21 @@ def table_prices(table: BenchTable, path: str | Path | None = None,
 
 
 def problem(table: BenchTable, prices: Prices, metric: str) -> Problem:
-    """The co-design problem of ``table`` x ``prices`` with cost ``metric`` (a Metrics field)."""
+    """The co-design problem of ``table`` x ``prices`` with cost ``metric`` (a Metrics field).
+
+    ``price_s`` is the table's recorded one when the table was priced on the same hardware space
+    (like ``train_s``, measured once on the build machine), so budgets do not move with the
+    machine or the load that recomputed the prices cache; else the cache's own measurement.
+    """
     hardware = prices.hardware
+    price_s = prices.price_s
+    if table.hardware is not None and table.hardware["hardware_space"] == hardware.to_dict():
+        price_s = float(table.hardware["price_s"])
     return Problem(
         network_choices=tuple(len(o) for o in layer_options(get_space(table.recipe.space))),
         accelerator_choices=tuple(len(choices) for _, choices in hardware.choices()),
         accuracy=table.val_mean, cost=prices.metric(metric), train_s=table.train_s,
-        price_s=prices.price_s, metric=metric)
+        price_s=price_s, metric=metric)
 
 
 def hardware_section(table: BenchTable, prices: Prices) -> dict:

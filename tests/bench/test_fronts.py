@@ -67,3 +67,13 @@ def test_problem_charges_one_seed_of_training_and_the_measured_price(table, tmp_
     np.testing.assert_array_equal(task.cost, prices.latency_s)
     with pytest.raises(ValueError, match="metric must be one of"):
         problem(table, prices, "edp")
+
+
+def test_a_priced_table_charges_its_recorded_price_on_its_own_hardware_space_only(table):
+    prices = table_prices(table, None, hardware=SMALL_HW)
+    recorded = table.with_hardware({**hardware_section(table, prices),
+                                    "price_s": prices.price_s * 3})
+    assert problem(recorded, prices, "edp_pj_s").price_s == prices.price_s * 3
+    other = table.with_hardware({**hardware_section(table, prices), "price_s": 1.0,
+                                 "hardware_space": HardwareSpace().to_dict()})
+    assert problem(other, prices, "edp_pj_s").price_s == prices.price_s
