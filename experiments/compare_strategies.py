@@ -51,6 +51,7 @@ from dianjax.bench.oracle import Query
 
 BUDGET_FRACTIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # of exhaustive enumeration
 REACH = (0.90, 0.95, 0.99)
+FRONT_PLOT_FRACTION = 0.05  # the budget of the found-fronts plot (a joint lam sweep fits in it)
 
 
 def run_method(problem, front, method: str, seed: int, budgets_s, strategies, clock=None
@@ -143,9 +144,8 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     _write_csv(out / f"compare_{name}.csv", rows)
     _write_csv(out / f"compare_{name}_reach.csv", reach_rows)
     _plot_hv(rows, methods, out / f"compare_{name}_hv.png", problem.metric)
-    middle = budgets[len(budgets) // 2]
-    _plot_fronts(front, found, middle, BUDGET_FRACTIONS[len(budgets) // 2],
-                 out / f"compare_{name}_front.png", problem.metric)
+    _plot_fronts(front, found, FRONT_PLOT_FRACTION * exhaustive_s, FRONT_PLOT_FRACTION,
+                 out / f"compare_{name}_front.png", problem.metric, methods)
     log(format_table(rows, methods))
     log(format_reach(reach_rows, methods, exhaustive_s))
     return rows
@@ -202,8 +202,9 @@ def _plot_hv(rows, methods, path: Path, metric: str) -> None:
         stats = np.array([np.percentile([r["hv_ratio"] for r in rows if r["method"] == method
                                          and r["budget_fraction"] == f], [25, 50, 75])
                           for f in fractions])
-        ax.plot(fractions, stats[:, 1], marker="o", label=method)
-        ax.fill_between(fractions, stats[:, 0], stats[:, 2], alpha=0.15)
+        color = f"C{list(methods).index(method) % 10}"  # one colour per method in both plots
+        ax.plot(fractions, stats[:, 1], marker="o", label=method, color=color)
+        ax.fill_between(fractions, stats[:, 0], stats[:, 2], alpha=0.15, color=color)
     ax.set_xscale("log")
     ax.set_xlabel("budget (fraction of exhaustive enumeration's)")
     ax.set_ylabel(f"hypervolume ratio (val accuracy vs log {metric})")
@@ -213,7 +214,7 @@ def _plot_hv(rows, methods, path: Path, metric: str) -> None:
 
 
 def _plot_fronts(front, found: dict, budget_s: float, fraction: float, path: Path,
-                 metric: str) -> None:
+                 metric: str, methods) -> None:
     from matplotlib.figure import Figure
 
     from dianjax.analysis.front import front_indices
@@ -230,7 +231,8 @@ def _plot_fronts(front, found: dict, budget_s: float, fraction: float, path: Pat
         accuracy = np.array([q.accuracy for q in queries])
         cost = np.array([q.cost for q in queries])
         keep = front_indices(accuracy, cost)
-        ax.scatter(cost[keep], accuracy[keep], s=14, label=method)
+        ax.scatter(cost[keep], accuracy[keep], s=14, label=method,
+                   color=f"C{list(methods).index(method) % 10}")
     ax.set_xscale("log")
     ax.set_xlabel(metric)
     ax.set_ylabel("search_val accuracy (table mean over seeds)")
