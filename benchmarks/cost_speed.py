@@ -12,7 +12,10 @@ Prints, on whatever device JAX uses:
 3. the time to enumerate the whole default hardware space for ResNet-20 (compile included, and
    steady state), the best accelerator by EDP (SCALE-Sim's fold order), its EDP checked with
    ``sim.simulate_network``, and the same sweep's estimated time with sim's closed-form fast path
-   (timed on ``--sim-accelerators`` accelerators) as a ratio.
+   (timed on ``--sim-accelerators`` accelerators) as a ratio;
+4. the quickstart supernet's relaxed-cost forward+backward with the sampled estimator (one sample)
+   against the exact one (``estimator="exact"``: the whole space, from reports computed once),
+   with the time of that one-off enumeration, side by side.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 
 from dianjax import cost
 from dianjax.cost.hardware_space import HardwareSpace
-from dianjax.nas.search_space import cifar_space, layer_table
+from dianjax.nas.search_space import cifar_space, layer_table, quickstart_space
 from sim import resnet20, simulate_network
 
 
@@ -88,6 +91,25 @@ def benchmark_relaxed(space: HardwareSpace, min_seconds: float) -> dict:
             "ratio": backward_s / forward_s}
 
 
+def benchmark_estimators(space: HardwareSpace, min_seconds: float) -> dict:
+    table = layer_table(quickstart_space())
+    reference = cost.reference_metrics(table, space)
+    model = cost.prepare(table, space)
+    start = time.perf_counter()
+    model.enumeration  # noqa: B018 (computed once, then cached)
+    enumeration_s = time.perf_counter() - start
+    op_probs = jnp.asarray(cost.uniform_op_probs(table))
+    hw_logits = jax.tree.map(jnp.asarray, space.init_logits(table))
+    key = jax.random.key(0)
+    seconds = {}
+    for estimator in ("sampled", "exact"):
+        step = jax.jit(jax.value_and_grad(lambda p, h, k, e=estimator: model.relaxed(
+            p, h, k, 1.0, objective="edp", reference=reference, estimator=e).objective, (0, 1)))
+        seconds[estimator] = _seconds_per_call(lambda s=step: s(op_probs, hw_logits, key),
+                                               min_seconds)
+    return {"enumeration_s": enumeration_s, "floats": model.enumeration_size, **seconds}
+
+
 def benchmark_sim(space: HardwareSpace, count: int) -> float:
     """Seconds per accelerator of sim.simulate_network(resnet20) over ``count`` of the space's."""
     network = resnet20()
@@ -139,6 +161,13 @@ def main() -> None:
           f"~{sim_sweep_s:.1f} s for the space: the compiled sweep is "
           f"{sim_sweep_s / sweep['seconds']:.0f}x faster ({sim_sweep_s / sweep['first_call_s']:.0f}x "
           "with compile)")
+
+    estimators = benchmark_estimators(space, args.seconds)
+    print(f"\n4. relaxed, quickstart supernet, forward+backward: sampled (1 sample) "
+          f"{estimators['sampled'] * 1e3:.2f} ms, exact {estimators['exact'] * 1e3:.2f} ms "
+          f"(ratio {estimators['exact'] / estimators['sampled']:.2f}); the exact estimator's "
+          f"enumeration ({estimators['floats']:,} floats per table) "
+          f"{estimators['enumeration_s']:.2f} s once")
 
 
 if __name__ == "__main__":

@@ -37,12 +37,16 @@ The estimator, from the inside out:
 Every metric (latency, energy, area, EDP, EDAP) is built this way, so each has an unbiased gradient;
 the objective (:mod:`dianjax.cost.objectives`) is linear in them, hence also unbiased.
 :func:`expected` computes the same expectation exactly by enumerating the hardware space (cost
-linear in its size), for small spaces, tests and :func:`reference_metrics`.
+linear in its size), for small spaces, tests and :func:`reference_metrics`;
+:meth:`RelaxedCostModel.exact` (``estimator="exact"``, or ``"auto"`` on a space whose enumeration
+has at most :data:`EXACT_LIMIT` floats, as the quickstart's 12,288 accelerators) takes it from the
+every-conv-on-every-accelerator reports computed once, so a search step pays no sampling noise.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -59,6 +63,8 @@ from sim import checks
 from sim.energy import EnergyTable
 
 _ENUMERATION_BATCH = 256   # accelerators per vectorized chunk of an exhaustive enumeration
+ESTIMATORS = ("auto", "exact", "sampled")  # how relaxed() takes the expectation over the knobs
+EXACT_LIMIT = 4_000_000    # floats per enumeration table up to which "auto" is exact (16 MB f32)
 
 
 class RelaxedCost(NamedTuple):
@@ -140,6 +146,15 @@ class RelaxedCostModel:
         fixed = jnp.ones(len(self.table.fixed), op_probs.dtype)
         return jnp.concatenate([fixed, jnp.reshape(op_probs, -1)[self.conv_cell]])
 
+    def accelerator_reports(self, accelerator) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Latency and energy float[U, #convs] of every conv under every fold order, and the area,
+        of one accelerator (scalars)."""
+        def per_order(order):
+            return self.space.template.evaluate(self.convs, accelerator, order, self.energy_table)
+
+        report = jax.vmap(per_order)(jnp.asarray(self.fold_orders))
+        return report.latency_s, report.energy_pj, report.area_mm2[0]
+
     def accelerator_metrics(self, weights, fold_probs, accelerator) -> Metrics:
         """Metrics of one accelerator, exact over ops (``weights``) and fold orders (``fold_probs``).
 
@@ -148,21 +163,47 @@ class RelaxedCostModel:
           fold_probs: float[#slots, U] fold-order probabilities per mapping slot.
           accelerator: one accelerator (scalars).
         """
-        def per_order(order):
-            return self.space.template.evaluate(self.convs, accelerator, order, self.energy_table)
+        return self.report_metrics(weights, fold_probs, *self.accelerator_reports(accelerator))
 
-        report = jax.vmap(per_order)(jnp.asarray(self.fold_orders))           # [U, #convs]
-        slot_latency = (report.latency_s * weights) @ self.slot_matrix         # [U, #slots]
-        slot_energy = (report.energy_pj * weights) @ self.slot_matrix
-        q = fold_probs.T
-        mean_latency = jnp.sum(q * slot_latency, axis=0)                       # [#slots]
-        mean_energy = jnp.sum(q * slot_energy, axis=0)
-        latency, energy = jnp.sum(mean_latency), jnp.sum(mean_energy)
-        covariance = jnp.sum(q * slot_latency * slot_energy, axis=0) - mean_latency * mean_energy
-        edp = latency * energy + jnp.sum(covariance)
-        area = report.area_mm2[0]
-        return Metrics(latency_s=latency, energy_pj=energy, area_mm2=area, edp_pj_s=edp,
-                       edap_pj_s_mm2=edp * area)
+    def report_metrics(self, weights, fold_probs, latency, energy, area) -> Metrics:
+        """:meth:`accelerator_metrics` from :meth:`accelerator_reports` (leading axes: a batch of
+        accelerators)."""
+        weighted_slots = weights[:, None] * jnp.asarray(self.slot_matrix, weights.dtype)
+        slot_latency = latency @ weighted_slots                                # [..., U, #slots]
+        slot_energy = energy @ weighted_slots
+        q = fold_probs.T                                                       # [U, #slots]
+        mean_latency = jnp.sum(q * slot_latency, axis=-2)                      # [..., #slots]
+        mean_energy = jnp.sum(q * slot_energy, axis=-2)
+        total_latency = jnp.sum(mean_latency, axis=-1)
+        total_energy = jnp.sum(mean_energy, axis=-1)
+        covariance = jnp.sum(q * slot_latency * slot_energy, axis=-2) - mean_latency * mean_energy
+        edp = total_latency * total_energy + jnp.sum(covariance, axis=-1)
+        return Metrics(latency_s=total_latency, energy_pj=total_energy, area_mm2=area,
+                       edp_pj_s=edp, edap_pj_s_mm2=edp * area)
+
+    @functools.cached_property
+    def enumeration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`accelerator_reports` of every accelerator of the space (numpy, leading axis in
+        :meth:`HardwareSpace.accelerators` order), computed once per model, also when first asked
+        for while a search step is traced."""
+        accelerators = self.space.template.gather(self.tables, space_indices(self.space), np)
+        with jax.ensure_compile_time_eval():
+            reports = jax.lax.map(self.accelerator_reports, accelerators,
+                                  batch_size=_ENUMERATION_BATCH)
+        return tuple(np.asarray(r) for r in reports)
+
+    @property
+    def enumeration_size(self) -> int:
+        """Floats in each table of :attr:`enumeration`: accelerators x fold orders x convs."""
+        return self.space.num_accelerators * len(self.fold_orders) * self.slot_matrix.shape[0]
+
+    def resolve_estimator(self, estimator: str) -> str:
+        """``"exact"`` or ``"sampled"``: ``"auto"`` is exact when the enumeration has at most
+        :data:`EXACT_LIMIT` floats per table."""
+        checks.one_of("relaxed", "estimator", estimator, ESTIMATORS)
+        if estimator == "auto":
+            return "exact" if self.enumeration_size <= EXACT_LIMIT else "sampled"
+        return estimator
 
     def _probabilities(self, hw_logits, temperature):
         knob_probs = [jax.nn.softmax(jnp.asarray(hw_logits[k]) / temperature)
@@ -188,8 +229,11 @@ class RelaxedCostModel:
 
     # -- the estimators ---------------------------------------------------------------------------
     def relaxed(self, op_probs, hw_logits, key, temperature, *, num_samples: int = 1,
-                objective=None, reference=None) -> RelaxedCost:
+                objective=None, reference=None, estimator: str = "sampled") -> RelaxedCost:
         """The relaxed cost (module docstring): exact over ops and fold orders, LEG over knobs.
+
+        With ``estimator="exact"`` (or ``"auto"`` on a small space) the expectation over the knobs
+        is exact too, from the precomputed :attr:`enumeration` (``key`` and ``num_samples`` unused).
 
         Args:
           op_probs: float[L, K] op probabilities (zero on unavailable ops).
@@ -199,10 +243,14 @@ class RelaxedCostModel:
           num_samples: independent hardware samples averaged.
           objective: a name or weights dict (:mod:`dianjax.cost.objectives`), or None.
           reference: the objective's normalizer (:func:`reference_metrics`); needed with ``objective``.
+          estimator: one of :data:`ESTIMATORS`.
         """
         self.check_inputs(op_probs, hw_logits, temperature)
         checks.positive_int("relaxed", "num_samples", num_samples)
         self.check_objective(objective, reference)
+        if self.resolve_estimator(estimator) == "exact":
+            return self.exact(op_probs, hw_logits, temperature, objective=objective,
+                              reference=reference)
         weights = self.conv_weights(op_probs)
         knob_probs, fold_probs = self._probabilities(hw_logits, temperature)
         knobs = self.space.knobs
@@ -226,6 +274,31 @@ class RelaxedCostModel:
         metrics = Metrics(*(jnp.mean(v) for v in samples))
         return self._finish(metrics, objective, reference)
 
+    def exact(self, op_probs, hw_logits, temperature, *, objective=None,
+              reference=None) -> RelaxedCost:
+        """The exact expectation over the whole space from the precomputed :attr:`enumeration`.
+
+        Equal to :meth:`expected`; per call a few multiply-adds per table entry, with the
+        enumeration (compiled in as constants) computed once. For spaces whose enumeration fits
+        in memory (:meth:`resolve_estimator`).
+        """
+        self.check_inputs(op_probs, hw_logits, temperature)
+        self.check_objective(objective, reference)
+        weights = self.conv_weights(op_probs)
+        knob_probs, fold_probs = self._probabilities(hw_logits, temperature)
+        probability = self._accelerator_probabilities(knob_probs)
+        values = self.report_metrics(weights, fold_probs, *self.enumeration)
+        metrics = Metrics(*(jnp.sum(probability * v) for v in values))
+        return self._finish(metrics, objective, reference)
+
+    def _accelerator_probabilities(self, knob_probs) -> jax.Array:
+        """float[num_accelerators]: the probability of every accelerator (knobs independent)."""
+        indices = space_indices(self.space)
+        probability = 1.0
+        for i, probs in enumerate(knob_probs):
+            probability = probability * probs[indices[:, i]]
+        return probability
+
     def expected(self, op_probs, hw_logits, temperature, *, objective=None,
                  reference=None) -> RelaxedCost:
         """The exact expectation that :meth:`relaxed` estimates, by enumerating the hardware space.
@@ -236,11 +309,8 @@ class RelaxedCostModel:
         self.check_objective(objective, reference)
         weights = self.conv_weights(op_probs)
         knob_probs, fold_probs = self._probabilities(hw_logits, temperature)
-        indices = space_indices(self.space)
-        probability = 1.0
-        for i, probs in enumerate(knob_probs):
-            probability = probability * probs[indices[:, i]]
-        accelerators = self.space.template.gather(self.tables, indices, np)
+        probability = self._accelerator_probabilities(knob_probs)
+        accelerators = self.space.template.gather(self.tables, space_indices(self.space), np)
         values = jax.lax.map(lambda acc: self.accelerator_metrics(weights, fold_probs, acc),
                              accelerators, batch_size=_ENUMERATION_BATCH)
         metrics = Metrics(*(jnp.sum(probability * v) for v in values))
@@ -299,16 +369,17 @@ def prepare(table: LayerTable, space: HardwareSpace,
 
 def relaxed(table: LayerTable, op_probs, hw_logits, key, temperature, *, space: HardwareSpace,
             num_samples: int = 1, energy_table: EnergyTable | None = None, objective=None,
-            reference=None) -> RelaxedCost:
+            reference=None, estimator: str = "sampled") -> RelaxedCost:
     """The relaxed, differentiable expected cost of a supernet on a hardware space.
 
     ``prepare(table, space, energy_table).relaxed(...)``: see :meth:`RelaxedCostModel.relaxed`
-    and the module docstring for the estimator. Call it inside ``jax.jit`` with ``op_probs``,
-    ``hw_logits``, ``key`` and ``temperature`` traced and the rest closed over.
+    and the module docstring for the estimator (``estimator="exact"``: no sampling over the knobs
+    either). Call it inside ``jax.jit`` with ``op_probs``, ``hw_logits``, ``key`` and
+    ``temperature`` traced and the rest closed over.
     """
     return prepare(table, space, energy_table).relaxed(
         op_probs, hw_logits, key, temperature, num_samples=num_samples, objective=objective,
-        reference=reference)
+        reference=reference, estimator=estimator)
 
 
 def expected(table: LayerTable, op_probs, hw_logits, temperature, *, space: HardwareSpace,

@@ -27,6 +27,7 @@ import numpy as np
 from dianjax import data
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
+from dianjax.cost.relaxed import ESTIMATORS
 from dianjax.nas.search_space import SPACES, LayerTable, SearchSpace, get_space, layer_table
 from dianjax.train import schedule_config, validate_schedule
 from sim import checks
@@ -55,7 +56,9 @@ def base_config() -> ml_collections.ConfigDict:
         weights=ml_collections.ConfigDict(dict.fromkeys(WEIGHTED_METRICS, 0.0)),  # "weighted"
         lam=1.0,                          # weight of the normalized hardware cost in the loss
         batch=1,                          # images per inference the accelerator is priced for
-        num_samples=1,                    # hardware samples per step of the cost estimator
+        estimator="auto",                 # one of ESTIMATORS: exact over the hardware space
+                                          # when small enough (auto), or sampled (LEG)
+        num_samples=1,                    # hardware samples per step of the sampled estimator
         max_area_mm2=0.0,                 # constraint as a penalty; 0 = none
         max_latency_s=0.0,                # constraint as a penalty; 0 = none
         penalty=10.0))                    # weight of a squared relative constraint violation
@@ -193,6 +196,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
                          f"config.cost.weights (keys {list(WEIGHTED_METRICS)}), got all zero")
     checks.number_in("config", "cost.lam", cost.lam, 0)
     checks.positive_int("config", "cost.batch", cost.batch)
+    checks.one_of("config", "cost.estimator", cost.estimator, ESTIMATORS)
     checks.positive_int("config", "cost.num_samples", cost.num_samples)
     for field in ("max_area_mm2", "max_latency_s", "penalty"):
         checks.number_in("config", f"cost.{field}", cost[field], 0)

@@ -188,6 +188,7 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
     def hardware(op_probs, hw_logits):
         metrics = cost.relaxed(setup.table, op_probs, hw_logits, cost_key, temperature,
                                space=setup.hardware, num_samples=setup.config.cost.num_samples,
+                               estimator=setup.config.cost.estimator,
                                objective=hardware_objective(setup), reference=reference)
         return metrics.objective + _penalties(setup, metrics), metrics
 

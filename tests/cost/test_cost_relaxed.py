@@ -1,5 +1,6 @@
 """dianjax.cost.relaxed, expected, objective: discrete limit, gradients, unbiasedness, Adam."""
 
+import importlib
 import itertools
 
 import chex
@@ -165,11 +166,18 @@ def test_estimator_is_unbiased_against_brute_force_enumeration():
     estimate, estimate_grad = jax.jit(jax.value_and_grad(lambda p, h: model.relaxed(
         p, h, jax.random.key(0), temperature, num_samples=5_000, objective="edp",
         reference=reference).objective, (0, 1)))(probs, logits)
+    # the exact estimator: its enumeration first computed while the step is traced
+    fresh = cost.prepare(TINY_TABLE, TINY_SPACE)
+    precomputed, precomputed_grad = jax.jit(jax.value_and_grad(lambda p, h: fresh.relaxed(
+        p, h, jax.random.key(0), temperature, objective="edp", reference=reference,
+        estimator="exact").objective, (0, 1)))(probs, logits)
     assert float(enumerated) == pytest.approx(float(exact), rel=1e-5)
+    assert float(precomputed) == pytest.approx(float(exact), rel=1e-5)
     assert float(estimate) == pytest.approx(float(exact), rel=0.05)
     exact_flat = np.concatenate([np.ravel(x) for x in jax.tree.leaves(exact_grad)])
     scale = np.linalg.norm(exact_flat)
-    for ours, tolerance in ((enumerated_grad, 1e-4), (estimate_grad, 0.05)):
+    for ours, tolerance in ((enumerated_grad, 1e-4), (precomputed_grad, 1e-4),
+                            (estimate_grad, 0.05)):
         for got, want in zip(jax.tree.leaves(ours), jax.tree.leaves(exact_grad)):
             assert np.linalg.norm(np.asarray(got) - np.asarray(want)) <= tolerance * scale
 
@@ -185,6 +193,22 @@ def test_reference_is_the_expectation_at_uniform_logits():
     sampled = jax.jit(lambda key: MODEL.relaxed(probs, logits, key, 1.0, num_samples=4000,
                                                 objective="edp", reference=REFERENCE))
     assert float(sampled(jax.random.key(7)).objective) == pytest.approx(1.0, rel=0.05)
+
+
+def test_auto_estimator_is_exact_up_to_the_limit_and_sampled_above(monkeypatch):
+    relaxed_module = importlib.import_module("dianjax.cost.relaxed")  # cost.relaxed: the function
+    floats = SPACE.num_accelerators * len(FOLD_ORDERS) * MODEL.slot_matrix.shape[0]
+    assert MODEL.enumeration_size == floats
+    latency, energy, area = MODEL.enumeration
+    assert latency.shape == energy.shape == (SPACE.num_accelerators, len(FOLD_ORDERS),
+                                             MODEL.slot_matrix.shape[0])
+    assert area.shape == (SPACE.num_accelerators,)
+    assert MODEL.resolve_estimator("auto") == "exact"
+    monkeypatch.setattr(relaxed_module, "EXACT_LIMIT", floats - 1)
+    assert MODEL.resolve_estimator("auto") == "sampled"
+    assert MODEL.resolve_estimator("exact") == "exact"
+    with pytest.raises(ValueError, match=r"estimator must be one of \['auto', 'exact', "):
+        MODEL.resolve_estimator("leg")
 
 
 def test_changing_values_does_not_recompile():

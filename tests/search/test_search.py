@@ -34,6 +34,7 @@ def baseline(tmp_path_factory):
     ("search.mode='bogus'", "search.mode"),
     ("cost.objective='speed'", "cost.objective"),
     ("cost.lam=-1.0", "cost.lam"),
+    ("cost.estimator='leg'", "cost.estimator must be one of"),
     ("search.mode='fixed_net'", "search.fixed_ops"),
     ("search.fixed_ops=('mb_k3_e1', 'skip', 'bogus', 'skip')", None),
     ("hardware.rows=(0, 8)", "rows"),
