@@ -12,7 +12,12 @@
   latency, energy, area, EDP, EDAP, cycles;
 - ``predicted``: the cost model's figures for the same pair, and ``relative_error`` per figure;
 - ``candidates``: the ``k`` most probable (network, accelerator) pairs under the final logits
-  (beam search over the independent per-layer and per-knob choices), for ``dianjax refine``.
+  (beam search over the independent per-layer and per-knob choices), for ``dianjax refine``;
+- ``decision``: how sure the search is of each pick: the probability (softmax of the final
+  logits) of the op picked per searchable layer and of the value picked per hardware knob, each
+  with the runner-up; ``decided`` is true when every pick has at least
+  :data:`DECIDED_PROBABILITY`, else ``undecided`` names the picks below it (the summary says so).
+  Fixed choices (modes ``fixed_net`` / ``fixed_hw``) are not listed; fold orders are not counted.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sim.workload import Network
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
 BN_RECALIBRATION_BATCHES = 30
+DECIDED_PROBABILITY = 0.8  # a pick is decided when the final logits give it at least this
 COMPARED_METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
 """The figures result.json records twice, simulated and predicted, with their relative error."""
 
@@ -64,6 +70,42 @@ def candidates(setup: SearchSetup, state: SearchState, k: int = NUM_CANDIDATES) 
         out.append({"log_prob": log_prob, "ops": [setup.space.op_names[i] for i in ops],
                     "accelerator": accelerator.to_dict()})
     return out
+
+
+def decision(choices: dict[str, tuple[list[str], np.ndarray]]) -> dict:
+    """How sure the final logits are of each pick (module docstring, ``decision``).
+
+    Args:
+      choices: per choice name (e.g. ``"layer 0"``, ``"rows"``), its option names and its logits
+        (``-inf`` on unavailable options).
+    """
+    picks, undecided = {}, []
+    for name, (options, logits) in choices.items():
+        logits = np.asarray(logits, np.float64)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = [i for i in np.argsort(-probs, kind="stable") if np.isfinite(logits[i])]
+        first, second = order[0], (order[1] if len(order) > 1 else None)
+        picks[name] = {"pick": options[first], "probability": float(probs[first]),
+                       "runner_up": None if second is None else options[second],
+                       "runner_up_probability": 0.0 if second is None else float(probs[second])}
+        if probs[first] < DECIDED_PROBABILITY:
+            undecided.append(name)
+    return {"threshold": DECIDED_PROBABILITY, "picks": picks, "decided": not undecided,
+            "undecided": undecided}
+
+
+def search_decision(setup: SearchSetup, state: SearchState) -> dict:
+    """:func:`decision` of the searched ops (unless fixed) and hardware knobs (unless fixed)."""
+    choices = {}
+    if setup.mode != "fixed_net":
+        logits = np.asarray(gumbel.mask_logits(state.arch_logits, setup.space.op_mask()))
+        for layer, row in enumerate(logits):
+            choices[f"layer {layer}"] = (list(setup.space.op_names), row)
+    if setup.mode != "fixed_hw":
+        for knob, values in setup.hardware.choices():
+            choices[knob] = ([str(v) for v in values], np.asarray(state.hw_logits[knob]))
+    return decision(choices)
 
 
 def simulated_figures(network: Network, design: HardwareDesign,
@@ -180,6 +222,7 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         "relative_error": {key: abs(predicted[key] - simulated[key]) / abs(simulated[key])
                            for key in COMPARED_METRICS if key in predicted and simulated[key]},
         "candidates": candidates(setup, state),
+        "decision": search_decision(setup, state),
         "search_steps": setup.total_steps,
         "search_wall_s": search_wall_s,
         "resumed_from_step": resumed_from_step,
@@ -230,6 +273,17 @@ def _retrained_line(retrained: dict | None) -> str:
             f"({retrained['source']})")
 
 
+def _decision_lines(decided: dict | None) -> list[str]:
+    if not decided or not decided["picks"]:
+        return []
+    text = "  ".join(f"{name} {pick['pick']} {pick['probability']:.2f}"
+                     for name, pick in decided["picks"].items())
+    verdict = ("decided" if decided["decided"] else
+               f"UNDECIDED ({len(decided['undecided'])} picks below {decided['threshold']:g}: "
+               f"{', '.join(decided['undecided'])}; see candidates in result.json)")
+    return [f"  decision     {verdict}", f"  pick prob.   {text}"]
+
+
 def summary_table(result: dict) -> str:
     """A readable summary of a ``result.json``."""
     sim_ = result["simulated"]
@@ -243,6 +297,7 @@ def summary_table(result: dict) -> str:
              f"{acc['ifmap_sram_kb']}/{acc['filter_sram_kb']}/{acc['ofmap_sram_kb']} KiB, "
              f"DRAM {acc['dram_bandwidth_words_per_cycle']} words/cycle",
              _retrained_line(result.get("retrained")),
+             *_decision_lines(result.get("decision")),
              "  proxies      " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()),
              f"  {'':12s} {'simulated':>12s} {'cost model':>12s} {'rel. error':>10s}"]
     for key in COMPARED_METRICS:

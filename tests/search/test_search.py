@@ -10,7 +10,7 @@ import pytest
 from dianjax.config import load_config
 from dianjax.search.config import MODES, make_setup
 from dianjax.search.loop import main, run_search
-from dianjax.search.result import top_choices
+from dianjax.search.result import DECIDED_PROBABILITY, decision, summary_table, top_choices
 from dianjax.search.steps import WARMUP, Phase, initial_logits, phase_at
 from sim import Accelerator, Network, simulate_network
 
@@ -118,6 +118,44 @@ def test_result_is_validated_by_the_simulator(baseline):
         assert error < bounds[key], (key, error)
     assert 0.0 <= result["accuracy"]["supernet_val"] <= 1.0
     assert len(result["candidates"]) == 8
+    picks = result["decision"]["picks"]
+    assert [picks[f"layer {i}"]["pick"] for i in range(4)] == result["network"]["ops"]
+    for knob in ("rows", "cols", "dataflow"):
+        assert picks[knob]["pick"] == str(result["hardware"]["accelerator"][knob])
+    assert result["decision"]["decided"] == (not result["decision"]["undecided"])
+    assert "decision" in summary_table(result)
+
+
+_SUMMARY = {  # the fields summary_table reads, hand-written
+    "mode": "joint", "objective": "edp", "lam": 1.0, "dataset": "digits", "space": "quickstart",
+    "search_steps": 10, "search_wall_s": 1.0, "network": {"ops": ["x"] * 4, "macs": 1},
+    "hardware": {"accelerator": {"rows": 8, "cols": 8, "dataflow": "os", "ifmap_sram_kb": 16,
+                                 "filter_sram_kb": 16, "ofmap_sram_kb": 16,
+                                 "dram_bandwidth_words_per_cycle": 4.0}},
+    "accuracy": {}, "predicted": {}, "relative_error": {},
+    "simulated": dict.fromkeys(("latency_s", "energy_pj", "area_mm2", "edp_pj_s"), 1.0)}
+
+
+def test_decision_reports_each_picks_probability_and_says_when_undecided():
+    ln = np.log
+    sure = decision({"layer 0": (["a", "b", "c"], np.array([ln(0.9), ln(0.1), -np.inf])),
+                     "rows": (["8", "16"], np.array([0.0, ln(9.0)]))})
+    assert sure["decided"] and sure["undecided"] == []
+    assert sure["picks"]["layer 0"] == pytest.approx(
+        {"pick": "a", "probability": 0.9, "runner_up": "b", "runner_up_probability": 0.1})
+    assert sure["picks"]["rows"]["pick"] == "16"
+    assert sure["picks"]["rows"]["probability"] == pytest.approx(0.9)
+    only = decision({"layer 1": (["a", "b"], np.array([-np.inf, 3.0]))})
+    assert only["picks"]["layer 1"]["runner_up"] is None and only["decided"]
+    # the figure: picked ops at 0.50 / 0.43 / 0.36 / 0.40 is an undecided search
+    rows = {f"layer {i}": (["x", "y", "z"], ln(np.array([p, (1 - p) / 2, (1 - p) / 2])))
+            for i, p in enumerate((0.50, 0.43, 0.36, 0.40))}
+    rows["cols"] = (["8", "16"], ln(np.array([DECIDED_PROBABILITY + 0.01, 0.19])))
+    undecided = decision(rows)
+    assert not undecided["decided"]
+    assert undecided["undecided"] == [f"layer {i}" for i in range(4)]
+    line = summary_table({**_SUMMARY, "decision": undecided})
+    assert "UNDECIDED (4 picks below 0.8: layer 0, layer 1, layer 2, layer 3" in line
 
 
 def test_final_training_adds_the_derived_networks_test_accuracy(tmp_path):
