@@ -142,3 +142,36 @@ def budget_to_reach(history: Sequence[Query], front: TrueFront, fraction: float)
         middle = (low + high) // 2
         low, high = (low, middle) if reached(middle) else (middle, high)
     return float(history[high - 1].spent_s)
+
+
+class FrontGap(NamedTuple):
+    """How far one pair lands from the true front, in both directions.
+
+    Attributes:
+      accuracy_gain: the most accuracy any pair of the problem adds at no more than the pair's
+        cost (0 when none is better; accuracy units, e.g. 0.005 = half a point).
+      cost_ratio: the least cost any pair of the problem needs for at least the pair's accuracy,
+        over the pair's cost (1 when none is cheaper).
+    """
+
+    accuracy_gain: float
+    cost_ratio: float
+
+    def within(self, accuracy_points: float = 0.005, cost_factor: float = 0.9) -> bool:
+        """On the true front up to epsilon: no pair adds ``accuracy_points`` or more at no more
+        cost, and none reaches its accuracy at ``cost_factor`` x its cost or less (issue 13)."""
+        return self.accuracy_gain < accuracy_points and self.cost_ratio > cost_factor
+
+
+def front_gap(front: TrueFront, accuracy: float, cost: float) -> FrontGap:
+    """:class:`FrontGap` of a pair with ``accuracy`` and ``cost`` (a pair of the front's problem).
+
+    The true front suffices: every pair of the problem is weakly dominated by a front point.
+    """
+    if not cost > 0:
+        raise ValueError(f"cost must be > 0, got {cost!r}")
+    cheaper = front.accuracy[front.cost <= cost]
+    gain = max(float(cheaper.max()) - accuracy, 0.0) if len(cheaper) else 0.0
+    as_good = front.cost[front.accuracy >= accuracy]
+    ratio = min(float(as_good.min()) / cost, 1.0) if len(as_good) else 1.0
+    return FrontGap(gain, ratio)

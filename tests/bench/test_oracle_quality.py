@@ -8,8 +8,8 @@ import pytest
 
 from dianjax.analysis.front import pareto_front
 from dianjax.bench.oracle import Oracle, Problem
-from dianjax.bench.quality import (REFERENCE, Normalizer, budget_to_reach, hypervolume, igd,
-                                   score_history, true_front)
+from dianjax.bench.quality import (REFERENCE, Normalizer, budget_to_reach, front_gap, hypervolume,
+                                   igd, score_history, true_front)
 
 
 def _problem(seed=0, network_choices=(3, 2), accelerator_choices=(2, 3)):
@@ -112,3 +112,26 @@ def test_scores_reach_one_exactly_when_the_front_is_found():
     assert all(s.hv_ratio < 1 for s in scores[:-1]) or len(scores) == 1
     assert budget_to_reach(oracle.history, front, 1.0) == pytest.approx(budgets[-1])
     assert budget_to_reach(oracle.history[:-1], front, 1.0) == np.inf
+
+
+def test_front_gap_is_the_brute_force_over_every_pair():
+    rng = np.random.default_rng(3)
+    accuracy = rng.uniform(0.8, 0.99, 40)
+    cost = rng.uniform(1.0, 100.0, (40, 6))
+    problem = Problem((40,), (6,), accuracy, cost, np.ones(40), 1e-3)
+    front = true_front(problem)
+    for n, a in rng.integers(0, [40, 6], size=(60, 2)):
+        gap = front_gap(front, accuracy[n], cost[n, a])
+        best = cost.min(axis=1)
+        want_gain = max(accuracy[best <= cost[n, a]].max() - accuracy[n], 0.0)
+        want_ratio = min(best[accuracy >= accuracy[n]].min() / cost[n, a], 1.0)
+        assert gap == pytest.approx((want_gain, want_ratio))
+    # a hand-worked front: (0.90, 10), (0.95, 20), (0.98, 40)
+    hand = true_front(Problem((3,), (1,), np.array([0.90, 0.95, 0.98]),
+                              np.array([[10.0], [20.0], [40.0]]), np.ones(3), 1e-3))
+    assert front_gap(hand, 0.95, 20.0) == (0.0, 1.0) and front_gap(hand, 0.95, 20.0).within()
+    gap = front_gap(hand, 0.93, 25.0)          # 0.95 at 20: +2 points, and 0.8x the cost
+    assert gap == pytest.approx((0.02, 0.8)) and not gap.within()
+    assert front_gap(hand, 0.9, 9.5).within()  # cheaper than the whole front
+    assert front_gap(hand, 0.946, 20.0).within()      # 0.4 points short at equal cost
+    assert not front_gap(hand, 0.944, 20.0).within()  # 0.6 points short
