@@ -192,6 +192,11 @@ def format_reach(reach_rows: list[dict], methods, exhaustive_s: float) -> str:
     return "\n".join(lines)
 
 
+def _colour(methods, method: str) -> str:
+    """The matplotlib colour of ``method``: its place in ``methods``, the same in both plots."""
+    return f"C{list(methods).index(method) % 10}"
+
+
 def _plot_hv(rows, methods, path: Path, metric: str) -> None:
     from matplotlib.figure import Figure
 
@@ -202,7 +207,7 @@ def _plot_hv(rows, methods, path: Path, metric: str) -> None:
         stats = np.array([np.percentile([r["hv_ratio"] for r in rows if r["method"] == method
                                          and r["budget_fraction"] == f], [25, 50, 75])
                           for f in fractions])
-        color = f"C{list(methods).index(method) % 10}"  # one colour per method in both plots
+        color = _colour(methods, method)
         ax.plot(fractions, stats[:, 1], marker="o", label=method, color=color)
         ax.fill_between(fractions, stats[:, 0], stats[:, 2], alpha=0.15, color=color)
     ax.set_xscale("log")
@@ -231,8 +236,7 @@ def _plot_fronts(front, found: dict, budget_s: float, fraction: float, path: Pat
         accuracy = np.array([q.accuracy for q in queries])
         cost = np.array([q.cost for q in queries])
         keep = front_indices(accuracy, cost)
-        ax.scatter(cost[keep], accuracy[keep], s=14, label=method,
-                   color=f"C{list(methods).index(method) % 10}")
+        ax.scatter(cost[keep], accuracy[keep], s=14, label=method, color=_colour(methods, method))
     ax.set_xscale("log")
     ax.set_xlabel(metric)
     ax.set_ylabel("search_val accuracy (table mean over seeds)")
