@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from dianjax.cost.best_design import best_fold_orders
 from dianjax.cost.discrete import design_cost
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import Metrics
@@ -88,12 +89,12 @@ def _conv_prices_jit(template_name: str):
         report = jax.vmap(lambda order: evaluate(convs, accelerator, order, None))(orders)
         latency, energy = report.latency_s, report.energy_pj                  # [U, C]
 
-        def at_best(score):
-            best = jnp.argmin(score, axis=0)[None]
-            return (jnp.take_along_axis(latency, best, axis=0)[0],
-                    jnp.take_along_axis(energy, best, axis=0)[0])
+        def at(best):
+            return (jnp.take_along_axis(latency, best[None], axis=0)[0],
+                    jnp.take_along_axis(energy, best[None], axis=0)[0])
 
-        return _ConvPrices(*at_best(latency), *at_best(energy), *at_best(latency * energy),
+        by_latency, by_energy, by_product = best_fold_orders(latency, energy, axis=0)
+        return _ConvPrices(*at(by_latency), *at(by_energy), *at(by_product),
                            area_mm2=report.area_mm2[0])
 
     return jax.jit(jax.vmap(one_accelerator, in_axes=(None, 0, None)))

@@ -20,11 +20,12 @@ Modes (``config.search.mode``), the ablations of the co-search literature on one
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import ml_collections
 import numpy as np
 
-from dianjax import data
+from dianjax import cost, data
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
 from dianjax.cost.relaxed import ESTIMATORS
@@ -33,7 +34,8 @@ from dianjax.train import schedule_config, validate_schedule
 from sim import checks
 
 MODES = ("joint", "no_hw_loss", "fixed_hw", "fixed_net", "decoupled")
-OBJECTIVES = (*WEIGHTED_METRICS, "weighted")   # an objective by name, or a weighted sum of them
+OBJECTIVES = (*WEIGHTED_METRICS, "weighted")
+HARDWARE_DERIVATIONS = ("auto", "argmax")   # an objective by name, or a weighted sum of them
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -75,6 +77,9 @@ def base_config() -> ml_collections.ConfigDict:
         arch_lr=0.01,                     # Adam on the op logits
         hw_lr=0.05,                       # Adam on the hardware logits
         decoupled_nas_fraction=0.5,
+        derive_hardware="auto",           # one of HARDWARE_DERIVATIONS: the accelerator of the
+                                          # result, exact best for the derived network (auto, on
+                                          # an enumerable space) or argmax of the hardware logits
         fixed_ops=(),                     # mode fixed_net: one op name per searchable layer
         fixed_hardware=ml_collections.ConfigDict(dict(
             rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64, filter_sram_kb=64,
@@ -95,6 +100,20 @@ class SearchSetup:
     table: LayerTable
     hardware: HardwareSpace
     dataset: data.DatasetInfo
+
+    @functools.cached_property
+    def cost_model(self) -> cost.RelaxedCostModel:
+        """The cost model of ``table`` on ``hardware``, prepared once per setup (its enumeration,
+        when the exact estimator or the exact hardware derivation needs it, computed once too)."""
+        return cost.prepare(self.table, self.hardware)
+
+    @property
+    def hardware_limits(self) -> dict[str, float]:
+        """The set limits of ``cost.max_area_mm2`` / ``cost.max_latency_s`` ({Metrics field: limit}),
+        priced as a fixed penalty."""
+        limits = {"area_mm2": self.config.cost.max_area_mm2,
+                  "latency_s": self.config.cost.max_latency_s}
+        return {field: float(limit) for field, limit in limits.items() if limit > 0}
 
     @property
     def mode(self) -> str:
@@ -211,6 +230,8 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
         checks.number_in("config", f"search.{field}", search[field], 0, low_open=True)
     checks.number_in("config", "search.weight_momentum", search.weight_momentum, 0, 1)
     checks.number_in("config", "search.weight_decay", search.weight_decay, 0)
+    checks.one_of("config", "search.derive_hardware", search.derive_hardware,
+                  HARDWARE_DERIVATIONS)
     checks.number_in("config", "search.decoupled_nas_fraction", search.decoupled_nas_fraction,
                       0, 1, low_open=True)
     if search.mode == "decoupled" and search.decoupled_nas_fraction >= 1:

@@ -134,7 +134,8 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     if end < total:
         return None
     return finalize(setup, state, workdir, train_data, val_data, mesh,
-                    search_wall_s=time.perf_counter() - start_time, resumed_from_step=start)
+                    search_wall_s=time.perf_counter() - start_time, resumed_from_step=start,
+                    reference=reference)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

@@ -30,12 +30,14 @@ import jax
 import numpy as np
 
 from dianjax import cost, data, parallel
+from dianjax.cost.best_design import best_design, constraint_penalty
 from dianjax.cost.hardware_space import HardwareDesign
+from dianjax.cost.objectives import Metrics
 from dianjax.nas import gumbel
 from dianjax.nas.search_space import LayerTable
 from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
 from dianjax.search.config import SearchSetup
-from dianjax.search.steps import SearchState
+from dianjax.search.steps import SearchState, hardware_objective
 from sim.simulator import simulate_network
 from sim.workload import Network
 
@@ -120,6 +122,41 @@ def simulated_figures(network: Network, design: HardwareDesign,
             "utilization": report.utilization}
 
 
+def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetwork, reference,
+                    network: Network) -> tuple[HardwareDesign, dict]:
+    """The accelerator of the result, and how it was derived (``hardware_derivation``).
+
+    Mode ``fixed_hw``: the fixed design. Else the argmax of the hardware logits, and with
+    ``search.derive_hardware="auto"`` on a space the cost model enumerates (the exact estimator's
+    limit), the exactly best design for the derived network under the search's hardware term
+    (:func:`dianjax.cost.best_design.best_design`); the argmax design's simulated objective is
+    recorded next to it, so the gain of the exact step is visible.
+    """
+    if setup.mode == "fixed_hw":
+        return setup.fixed_design(), {"method": "fixed (mode fixed_hw)"}
+    argmax = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
+    model = setup.cost_model
+    if setup.config.search.derive_hardware == "argmax" or \
+            model.resolve_estimator("auto") != "exact":
+        return argmax, {"method": "argmax of the hardware logits"}
+    cost_config = setup.config.cost
+    objective = hardware_objective(setup)
+    best = best_design(model, derived.op_indices, objective, reference,
+                       limits=setup.hardware_limits, penalty=cost_config.penalty)
+    figures = simulated_figures(network, argmax, setup.table)
+    argmax_metrics = Metrics(**{field: figures[field] for field in Metrics._fields})
+    argmax_score = float(cost.objective(objective, argmax_metrics, reference)
+                         + constraint_penalty(argmax_metrics, setup.hardware_limits,
+                                              cost_config.penalty))
+    return best.design, {
+        "method": f"exact: best of {best.num_accelerators} accelerators for the derived network",
+        "feasible": best.feasible, "feasible_accelerators": best.num_feasible,
+        "score": best.score,
+        "argmax_accelerator": argmax.accelerator.to_dict(),
+        "argmax_score": argmax_score,
+        "argmax_score_ratio": argmax_score / best.score if best.score > 0 else None}
+
+
 def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
     return jax.nn.one_hot(jax.numpy.asarray(derived.op_indices), setup.space.num_ops)
 
@@ -186,18 +223,16 @@ def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) 
 
 
 def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: data.Dataset,
-             val_data: data.Dataset, mesh, search_wall_s: float, resumed_from_step: int) -> dict:
+             val_data: data.Dataset, mesh, search_wall_s: float, resumed_from_step: int,
+             reference) -> dict:
     """Discretizes, simulates, measures accuracy (and trains if asked); writes ``result.json``."""
     mask = setup.space.op_mask()
     if setup.mode == "fixed_net":
         derived = DerivedNetwork(setup.space, setup.fixed_op_indices())
     else:
         derived = derive(setup.space, np.where(mask, np.asarray(state.arch_logits), -np.inf))
-    if setup.mode == "fixed_hw":
-        design = setup.fixed_design()
-    else:
-        design = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
     network = derived.network(batch=setup.config.cost.batch)
+    design, derivation = derive_hardware(setup, state, derived, reference, network)
     simulated = simulated_figures(network, design, setup.table)
     predicted = {key: float(value) for key, value in cost.design_cost(network, design,
                                                                        setup.table).items()}
@@ -213,6 +248,7 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         "network": {"ops": list(derived.op_names), "op_indices": list(derived.op_indices),
                     "macs": network.macs, "sim_network": network.to_dict()},
         "hardware": design.to_dict(),
+        "hardware_derivation": derivation,
         "accuracy": {"supernet_val": supernet_accuracy(setup, state, derived, val_data, mesh,
                                                        batch_stats),
                      "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh,

@@ -9,7 +9,9 @@ logit step on a batch of the val split, the alternating first-order scheme of DA
   follow the hardware cost alone (the task loss does not depend on them, and Adam is invariant to
   the scale lam, so lam only trades accuracy against cost on the network side). The hardware cost
   is the normalized objective of :func:`dianjax.cost.relaxed` for the noise-free op probabilities,
-  plus squared relative violations of the optional area and latency limits.
+  plus squared relative violations of the optional area and latency limits. The step logs the
+  norms of both terms' gradients on the op logits (``task_grad_norm``, ``cost_grad_norm``: the
+  latter is ``lam`` times the cost's), so a run shows which term steers the op choice.
 
 A :class:`Phase` (static) says which logits move, whether the cost reaches the op logits and
 whether the hardware is priced for the expected or for the derived (argmax) network; the modes of
@@ -26,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from dianjax import cost
+from dianjax.cost.best_design import constraint_penalty
 from dianjax.nas import gumbel
 from dianjax.nas.supernet import Supernet, init_supernet
 from dianjax.search.config import SearchSetup
@@ -142,17 +144,6 @@ def _task_loss(setup: SearchSetup, params, batch_stats, images, labels, op_weigh
     return loss, (accuracy, updates["batch_stats"])
 
 
-def _penalties(setup: SearchSetup, metrics) -> jax.Array:
-    """Squared relative violations of the area and latency limits (0 where no limit is set)."""
-    cost_config = setup.config.cost
-    total = jnp.zeros((), jnp.float32)
-    for limit, value in ((cost_config.max_area_mm2, metrics.area_mm2),
-                         (cost_config.max_latency_s, metrics.latency_s)):
-        if limit > 0:
-            total += jnp.square(jax.nn.relu(value / limit - 1.0))
-    return cost_config.penalty * total
-
-
 def weight_step(setup: SearchSetup, optimizers: Optimizers, state: SearchState, batch: dict,
                 key: jax.Array, temperature: jax.Array) -> tuple[SearchState, dict]:
     """One SGD step of the supernet weights on a train batch, ops sampled from the op logits."""
@@ -186,11 +177,13 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         return loss, accuracy
 
     def hardware(op_probs, hw_logits):
-        metrics = cost.relaxed(setup.table, op_probs, hw_logits, cost_key, temperature,
-                               space=setup.hardware, num_samples=setup.config.cost.num_samples,
-                               estimator=setup.config.cost.estimator,
-                               objective=hardware_objective(setup), reference=reference)
-        return metrics.objective + _penalties(setup, metrics), metrics
+        cost_config = setup.config.cost
+        metrics = setup.cost_model.relaxed(
+            op_probs, hw_logits, cost_key, temperature, num_samples=cost_config.num_samples,
+            estimator=cost_config.estimator, objective=hardware_objective(setup),
+            reference=reference)
+        penalty = constraint_penalty(metrics, setup.hardware_limits, cost_config.penalty)
+        return metrics.objective + penalty, metrics
 
     (task_loss, accuracy), task_grad = jax.value_and_grad(task, has_aux=True)(state.arch_logits)
     if phase.derived_net:
@@ -199,9 +192,10 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         op_probs, probs_vjp = jax.vjp(lambda a: gumbel.probabilities(a, mask), state.arch_logits)
     hw_cost, hw_vjp, metrics = jax.vjp(hardware, op_probs, state.hw_logits, has_aux=True)
     probs_grad, hw_grad = hw_vjp(jnp.ones_like(hw_cost))
-    arch_grad = task_grad
+    cost_grad = jnp.zeros_like(task_grad)
     if probs_vjp is not None and lam > 0:
-        arch_grad = arch_grad + lam * probs_vjp(probs_grad)[0]
+        cost_grad = lam * probs_vjp(probs_grad)[0]
+    arch_grad = task_grad + cost_grad
     if phase.update_arch:
         updates, arch_opt = optimizers.arch.update(arch_grad, state.arch_opt, state.arch_logits)
         state = state.replace(arch_logits=optax.apply_updates(state.arch_logits, updates),
@@ -213,7 +207,8 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
     return state, {"val_loss": task_loss, "val_accuracy": accuracy, "hw_cost": hw_cost,
                    "loss": task_loss + lam * hw_cost, "latency_s": metrics.latency_s,
                    "energy_pj": metrics.energy_pj, "area_mm2": metrics.area_mm2,
-                   "edp_pj_s": metrics.edp_pj_s}
+                   "edp_pj_s": metrics.edp_pj_s, "task_grad_norm": optax.tree.norm(task_grad),
+                   "cost_grad_norm": optax.tree.norm(cost_grad)}
 
 
 def search_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: SearchState,

@@ -7,11 +7,16 @@ import jax
 import numpy as np
 import pytest
 
+from dianjax import cost
 from dianjax.config import load_config
+from dianjax.cost.best_design import best_design
+from dianjax.nas.supernet import DerivedNetwork
 from dianjax.search.config import MODES, make_setup
 from dianjax.search.loop import main, run_search
-from dianjax.search.result import DECIDED_PROBABILITY, decision, summary_table, top_choices
-from dianjax.search.steps import WARMUP, Phase, initial_logits, phase_at
+from dianjax.search.result import (DECIDED_PROBABILITY, decision, derive_hardware, summary_table,
+                                   top_choices)
+from dianjax.search.steps import (WARMUP, Phase, init_state, initial_logits, make_optimizers,
+                                  phase_at)
 from sim import Accelerator, Network, simulate_network
 
 
@@ -35,6 +40,7 @@ def baseline(tmp_path_factory):
     ("cost.objective='speed'", "cost.objective"),
     ("cost.lam=-1.0", "cost.lam"),
     ("cost.estimator='leg'", "cost.estimator must be one of"),
+    ("search.derive_hardware='best'", "search.derive_hardware must be one of"),
     ("search.mode='fixed_net'", "search.fixed_ops"),
     ("search.fixed_ops=('mb_k3_e1', 'skip', 'bogus', 'skip')", None),
     ("hardware.rows=(0, 8)", "rows"),
@@ -88,6 +94,31 @@ def test_phases(mode):
         assert design.accelerator == setup.fixed_design().accelerator
 
 
+@pytest.mark.parametrize("how", ["auto", "argmax", "fixed_hw"])
+def test_derived_hardware(how):
+    overrides = ({"search.mode": "'fixed_hw'"} if how == "fixed_hw"
+                 else {"search.derive_hardware": repr(how)})
+    setup = make_setup(tiny_config(**overrides))
+    optimizers = make_optimizers(setup)
+    state = init_state(setup, optimizers, jax.random.key(0))
+    state = state.replace(hw_logits={**state.hw_logits, "rows": state.hw_logits["rows"].at[-1].set(3.0)})
+    derived = DerivedNetwork.from_op_names(setup.space, ["mb_k3_e1", "skip", "mb_k5_e1", "mb_k3_e3"])
+    network = derived.network(batch=1)
+    reference = cost.reference_metrics(setup.table, setup.hardware)
+    design, derivation = derive_hardware(setup, state, derived, reference, network)
+    argmax = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
+    if how == "fixed_hw":
+        assert design == setup.fixed_design() and derivation["method"].startswith("fixed")
+    elif how == "argmax":
+        assert design == argmax and derivation["method"].startswith("argmax")
+    else:
+        best = best_design(setup.cost_model, derived.op_indices, "edp", reference)
+        assert design == best.design and derivation["score"] == best.score
+        assert derivation["argmax_accelerator"] == argmax.accelerator.to_dict()
+        assert argmax.accelerator.rows == setup.hardware.rows[-1] != design.accelerator.rows
+        assert derivation["argmax_score_ratio"] > 1
+
+
 def test_top_choices_is_exact():
     rng = np.random.default_rng(0)
     rows = [np.log(rng.dirichlet(np.ones(n))) for n in (3, 2, 4)]
@@ -120,8 +151,11 @@ def test_result_is_validated_by_the_simulator(baseline):
     assert len(result["candidates"]) == 8
     picks = result["decision"]["picks"]
     assert [picks[f"layer {i}"]["pick"] for i in range(4)] == result["network"]["ops"]
-    for knob in ("rows", "cols", "dataflow"):
-        assert picks[knob]["pick"] == str(result["hardware"]["accelerator"][knob])
+    derivation = result["hardware_derivation"]
+    assert derivation["method"].startswith("exact: best of")
+    for knob in ("rows", "cols", "dataflow"):   # the logits' picks: the argmax accelerator
+        assert picks[knob]["pick"] == str(derivation["argmax_accelerator"][knob])
+    assert derivation["feasible"] and derivation["score"] <= derivation["argmax_score"]
     assert result["decision"]["decided"] == (not result["decision"]["undecided"])
     assert "decision" in summary_table(result)
 

@@ -1,0 +1,131 @@
+"""The exactly best accelerator and mapping of one network, by enumerating the hardware space.
+
+After a search picks a network, its accelerator need not be the argmax of the hardware logits: the
+logits were trained against a mixture of networks, and on a space small enough to enumerate (the
+quickstart's 12,288 accelerators) every accelerator can be priced for the picked network in
+milliseconds from the cost model's enumeration (:attr:`RelaxedCostModel.enumeration`).
+
+The mapping rule is the benchmark's (:mod:`dianjax.bench.prices`): every conv runs in its own
+mapping slot, whose fold order is one of three per-conv assignments: least latency, least energy,
+or least latency x energy of that conv (:func:`best_fold_orders`, ties to the first mapping
+choice). For each accelerator and each of the three assignments the network's metrics are summed;
+the design returned minimizes the search loss's hardware term over (accelerator, assignment): the
+normalized objective plus the constraint penalty (:func:`constraint_penalty`). For a latency
+(energy) objective that is the least latency (energy) over every fold-order assignment; for EDP it
+is the benchmark's price of the pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from dianjax.cost.hardware_space import HardwareDesign
+from dianjax.cost.objectives import Metrics, objective_weights
+from dianjax.cost.objectives import objective as normalized_objective
+from dianjax.cost.relaxed import RelaxedCostModel
+from sim import checks
+
+FOLD_SCORES = ("latency", "energy", "product")   # the per-conv fold-order assignments, in order
+
+
+def best_fold_orders(latency, energy, axis: int = 0) -> tuple:
+    """Per conv, the fold order (index along ``axis``) of least latency, of least energy and of
+    least latency x energy (:data:`FOLD_SCORES` order; ties to the first)."""
+    return tuple(jnp.argmin(score, axis=axis) for score in (latency, energy, latency * energy))
+
+
+def constraint_penalty(metrics, limits: Mapping[str, float], weight: float):
+    """``weight`` x the sum of squared relative violations ``relu(metric / limit - 1)^2`` of
+    ``limits`` ({Metrics field: limit}; a limit of 0 is none)."""
+    total = 0.0
+    for field, limit in limits.items():
+        if limit > 0:
+            total = total + jnp.square(jnp.maximum(getattr(metrics, field) / limit - 1.0, 0.0))
+    return weight * total
+
+
+def check_limits(owner: str, limits: Mapping[str, float]) -> None:
+    """ValueError naming ``owner[field]`` unless every key is a Metrics field and every limit a
+    number >= 0."""
+    checks.known_keys(owner, dict(limits), Metrics._fields)
+    for field, limit in limits.items():
+        checks.number_in(owner, field, limit, 0)
+
+
+class BestDesign(NamedTuple):
+    """The best design of a network (module docstring) and what it was chosen among."""
+
+    design: HardwareDesign
+    metrics: Metrics            # the design's figures (cost model, float32 enumeration)
+    score: float                # normalized objective + constraint penalty
+    feasible: bool              # within every set limit
+    num_accelerators: int       # accelerators compared
+    num_feasible: int           # of them, those with a mapping within every limit
+
+
+def best_design(model: RelaxedCostModel, op_indices, objective, reference, *,
+                limits: Mapping[str, float] | None = None, penalty: float = 10.0) -> BestDesign:
+    """The accelerator and fold orders of ``model.space`` that minimize the hardware term of the
+    search loss for the network ``op_indices`` of ``model.table`` (module docstring).
+
+    Args:
+      model: a prepared cost model (:func:`dianjax.cost.prepare`); its enumeration is computed on
+        first use (a second or two for the quickstart).
+      op_indices: the op column of every searchable layer.
+      objective: a name or weights dict (:mod:`dianjax.cost.objectives`).
+      reference: the objective's normalizer (:func:`dianjax.cost.reference_metrics`).
+      limits: {Metrics field: limit} (0 = none), e.g. ``{"area_mm2": 2.0}``.
+      penalty: the weight of the squared relative violations.
+    """
+    table, space = model.table, model.space
+    op_indices = np.asarray(op_indices)
+    if op_indices.shape != (table.num_layers,):
+        raise ValueError(f"op_indices must name one op per searchable layer "
+                         f"({table.num_layers}), got shape {op_indices.shape}")
+    mask = np.asarray(table.op_mask)
+    for layer, k in enumerate(op_indices):
+        if not (0 <= k < mask.shape[1] and mask[layer, k]):
+            raise ValueError(f"op_indices[{layer}]={int(k)} is not an available op there; "
+                             f"allowed: {np.flatnonzero(mask[layer]).tolist()}")
+    objective_weights(objective)
+    limits = dict(limits or {})
+    check_limits("best_design limits", limits)
+    one_hot = np.eye(mask.shape[1], dtype=np.float32)[op_indices]
+    member = np.flatnonzero(np.asarray(model.conv_weights(jnp.asarray(one_hot))) > 0)
+    latency, energy, area = model.enumeration                     # [A, U, C], [A, U, C], [A]
+    latency, energy = latency[:, :, member], energy[:, :, member]
+    orders = np.stack([np.asarray(o) for o in best_fold_orders(latency, energy, axis=1)])
+
+    def take(values):                     # [A, U, C] at each assignment's orders -> [3, A, C]
+        return np.take_along_axis(values[None], orders[:, :, None], axis=2)[:, :, 0]
+
+    total_latency = take(latency).sum(-1)                          # [3, A]
+    total_energy = take(energy).sum(-1)
+    edp = total_latency * total_energy
+    metrics = Metrics(latency_s=total_latency, energy_pj=total_energy,
+                      area_mm2=np.broadcast_to(area, edp.shape), edp_pj_s=edp,
+                      edap_pj_s_mm2=edp * area)
+    score = np.broadcast_to(np.asarray(
+        normalized_objective(objective, metrics, reference)
+        + constraint_penalty(metrics, limits, penalty)), edp.shape)
+    feasible = np.broadcast_to(
+        np.asarray(constraint_penalty(metrics, limits, 1.0)) == 0, edp.shape)
+    assignment, accelerator = np.unravel_index(np.argmin(score), score.shape)
+    slots = model.slot_matrix[member].argmax(axis=1)
+    mapping_choices = space.mapping_choices
+    fold_orders = dict.fromkeys(table.mapping_slots, mapping_choices[0])
+    for slot, order in zip(slots, orders[assignment, accelerator]):
+        fold_orders[table.mapping_slots[slot]] = mapping_choices[int(order)]
+    knob_indices = dict(zip(space.knobs, np.unravel_index(
+        accelerator, [len(getattr(space, knob)) for knob in space.knobs])))
+    chosen = Metrics(*(float(np.broadcast_to(v, edp.shape)[assignment, accelerator])
+                       for v in metrics))
+    return BestDesign(design=HardwareDesign(space.accelerator(knob_indices), fold_orders),
+                      metrics=chosen, score=float(score[assignment, accelerator]),
+                      feasible=bool(feasible[assignment, accelerator]),
+                      num_accelerators=int(edp.shape[1]),
+                      num_feasible=int(np.any(feasible, axis=0).sum()))
