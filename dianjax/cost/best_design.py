@@ -9,8 +9,9 @@ The mapping rule is the benchmark's (:mod:`dianjax.bench.prices`): every conv ru
 mapping slot, whose fold order is one of three per-conv assignments: least latency, least energy,
 or least latency x energy of that conv (:func:`best_fold_orders`, ties to the first mapping
 choice). For each accelerator and each of the three assignments the network's metrics are summed;
-the design returned minimizes the search loss's hardware term over (accelerator, assignment): the
-normalized objective plus the constraint penalty (:func:`constraint_penalty`). For a latency
+the design returned minimizes the normalized objective over the (accelerator, assignment) pairs
+within every limit, or, when none is, the objective plus the limits' penalty
+(:func:`constraint_penalty`, the search loss's hardware term). For a latency
 (energy) objective that is the least latency (energy) over every fold-order assignment; for EDP it
 is the benchmark's price of the pair.
 """
@@ -61,7 +62,7 @@ class BestDesign(NamedTuple):
 
     design: HardwareDesign
     metrics: Metrics            # the design's figures (cost model, float32 enumeration)
-    score: float                # normalized objective + constraint penalty
+    score: float                # normalized objective (+ the limits' penalty when infeasible)
     feasible: bool              # within every set limit
     num_accelerators: int       # accelerators compared
     num_feasible: int           # of them, those with a mapping within every limit
@@ -114,6 +115,8 @@ def best_design(model: RelaxedCostModel, op_indices, objective, reference, *,
         + constraint_penalty(metrics, limits, penalty)), edp.shape)
     feasible = np.broadcast_to(
         np.asarray(constraint_penalty(metrics, limits, 1.0)) == 0, edp.shape)
+    if feasible.any():                    # limits are hard here: the best within them
+        score = np.where(feasible, score, np.inf)
     assignment, accelerator = np.unravel_index(np.argmin(score), score.shape)
     slots = model.slot_matrix[member].argmax(axis=1)
     mapping_choices = space.mapping_choices

@@ -291,6 +291,27 @@ class RelaxedCostModel:
         metrics = Metrics(*(jnp.sum(probability * v) for v in values))
         return self._finish(metrics, objective, reference)
 
+    def best_case(self, op_probs) -> Metrics:
+        """Each metric of the expected network at its least over the enumerated accelerators,
+        every mapping slot at its best fold order for that metric: what the space's best
+        accelerator can do for the op mixture ``op_probs``, independent of the hardware logits.
+
+        Differentiable in ``op_probs`` (through the argmin accelerator and fold orders); for cost
+        targets, which a pair meets exactly when its network's best accelerator does. EDP (EDAP) is
+        the least of latency x energy (x area) with each slot's fold order chosen per factor, which
+        is the least EDP whenever one fold order is best in both (module docstring of
+        :mod:`dianjax.bench.prices`).
+        """
+        weights = self.conv_weights(op_probs)
+        latency, energy, area = self.enumeration                               # [A, U, C], [A]
+        weighted_slots = weights[:, None] * jnp.asarray(self.slot_matrix, weights.dtype)
+        total_latency = jnp.sum(jnp.min(latency @ weighted_slots, axis=-2), axis=-1)   # [A]
+        total_energy = jnp.sum(jnp.min(energy @ weighted_slots, axis=-2), axis=-1)
+        edp = total_latency * total_energy
+        return Metrics(latency_s=jnp.min(total_latency), energy_pj=jnp.min(total_energy),
+                       area_mm2=jnp.min(jnp.asarray(area)), edp_pj_s=jnp.min(edp),
+                       edap_pj_s_mm2=jnp.min(edp * area))
+
     def _accelerator_probabilities(self, knob_probs) -> jax.Array:
         """float[num_accelerators]: the probability of every accelerator (knobs independent)."""
         indices = space_indices(self.space)

@@ -15,6 +15,19 @@ Modes (``config.search.mode``), the ablations of the co-search literature on one
 - ``fixed_net``: hardware-only search for the network ``config.search.fixed_ops``.
 - ``decoupled``: NAS first (accuracy only, hardware frozen) for the first
   ``decoupled_nas_fraction`` of the search steps, then hardware search for the derived network.
+
+Asking for a pair by constraint instead of by trade-off: ``cost.target_<name>`` (name of
+:data:`dianjax.cost.OBJECTIVES`, value in that metric's units) asks for the most accurate pair whose
+metric is at most the target. Each target gets a Lagrange multiplier ``mu >= 0`` (state, logged),
+raised by dual ascent while the search's expected metric exceeds the target and lowered while it
+is below: ``mu <- max(0, mu + target_lr * log(m_argmax / target))`` per logit step, where
+``m_argmax`` is the metric of the argmax network (the one the derivation would pick now) on the
+space's best accelerator for it (:meth:`dianjax.cost.RelaxedCostModel.best_case`: a pair meets a
+target exactly when its network's best accelerator does, whatever the hardware logits say). The op
+logits follow ``task loss + lam * cost + sum of mu * m / target``, ``m`` the same metric of the
+expected network (differentiable; ``lam = 0`` asks for accuracy alone under the target); the
+derivation takes the most probable network whose best accelerator meets every target
+(:mod:`dianjax.search.result`). Targets need a hardware space the cost model enumerates.
 """
 
 from __future__ import annotations
@@ -27,15 +40,17 @@ import numpy as np
 
 from dianjax import cost, data
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
+from dianjax.cost.objectives import OBJECTIVE_METRICS
 from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
-from dianjax.cost.relaxed import ESTIMATORS
+from dianjax.cost.relaxed import ESTIMATORS, EXACT_LIMIT
 from dianjax.nas.search_space import SPACES, LayerTable, SearchSpace, get_space, layer_table
 from dianjax.train import schedule_config, validate_schedule
 from sim import checks
 
 MODES = ("joint", "no_hw_loss", "fixed_hw", "fixed_net", "decoupled")
-OBJECTIVES = (*WEIGHTED_METRICS, "weighted")
-HARDWARE_DERIVATIONS = ("auto", "argmax")   # an objective by name, or a weighted sum of them
+OBJECTIVES = (*WEIGHTED_METRICS, "weighted")   # an objective by name, or a weighted sum of them
+HARDWARE_DERIVATIONS = ("auto", "argmax")
+TARGET_MODES = ("joint",)   # modes that take cost targets (op and hardware logits both searched)
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -61,9 +76,13 @@ def base_config() -> ml_collections.ConfigDict:
         estimator="auto",                 # one of ESTIMATORS: exact over the hardware space
                                           # when small enough (auto), or sampled (LEG)
         num_samples=1,                    # hardware samples per step of the sampled estimator
-        max_area_mm2=0.0,                 # constraint as a penalty; 0 = none
-        max_latency_s=0.0,                # constraint as a penalty; 0 = none
-        penalty=10.0))                    # weight of a squared relative constraint violation
+        max_area_mm2=0.0,                 # accelerator limit: a penalty in the search, hard
+        max_latency_s=0.0,                # at the derivation; 0 = none
+        penalty=10.0,                     # weight of a squared relative limit violation
+        # targets: the pair's metric <= target (units of the Metrics field: s, pJ, pJ s,
+        # pJ s mm^2, mm^2), a Lagrange multiplier per target (module docstring); 0 = none
+        **{f"target_{name}": 0.0 for name in WEIGHTED_METRICS},
+        target_lr=0.05))                  # dual-ascent step of the targets' multipliers
     config.search = ml_collections.ConfigDict(dict(
         mode="joint",                     # one of MODES
         warmup_steps=100,                 # weight-only steps before the logits move
@@ -114,6 +133,22 @@ class SearchSetup:
         limits = {"area_mm2": self.config.cost.max_area_mm2,
                   "latency_s": self.config.cost.max_latency_s}
         return {field: float(limit) for field, limit in limits.items() if limit > 0}
+
+    @property
+    def targets(self) -> dict[str, float]:
+        """The set targets ``cost.target_<name>`` as {Metrics field: target}."""
+        return {field: float(self.config.cost[f"target_{name}"])
+                for name, field in OBJECTIVE_METRICS.items()
+                if self.config.cost[f"target_{name}"] > 0}
+
+    @property
+    def derivation_limits(self) -> dict[str, float]:
+        """Every limit the derived pair must meet: the hardware limits and the targets (the
+        tighter where both name a metric)."""
+        limits = dict(self.hardware_limits)
+        for field, target in self.targets.items():
+            limits[field] = min(limits.get(field, target), target)
+        return limits
 
     @property
     def mode(self) -> str:
@@ -217,8 +252,13 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     checks.positive_int("config", "cost.batch", cost.batch)
     checks.one_of("config", "cost.estimator", cost.estimator, ESTIMATORS)
     checks.positive_int("config", "cost.num_samples", cost.num_samples)
-    for field in ("max_area_mm2", "max_latency_s", "penalty"):
+    for field in ("max_area_mm2", "max_latency_s", "penalty", "target_lr",
+                  *(f"target_{name}" for name in WEIGHTED_METRICS)):
         checks.number_in("config", f"cost.{field}", cost[field], 0)
+    targets = [f"cost.target_{name}" for name in WEIGHTED_METRICS if cost[f"target_{name}"] > 0]
+    if targets and config.search.mode not in TARGET_MODES:
+        raise ValueError(f"{', '.join('config.' + t for t in targets)} need config.search.mode in "
+                         f"{list(TARGET_MODES)}, got {config.search.mode!r}")
 
     search = config.search
     checks.one_of("config", "search.mode", search.mode, MODES)
@@ -245,5 +285,10 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     validate_schedule(final, "config.final_train")  # even if disabled: never fails late
     checks.positive_int("config", "log_every_steps", config.log_every_steps)
     checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
-    return SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),
+    setup = SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),
                        hardware=hardware, dataset=info)
+    if targets and setup.cost_model.resolve_estimator("auto") != "exact":
+        raise ValueError(f"{', '.join('config.' + t for t in targets)} need a hardware space the "
+                         f"cost model can enumerate (at most {EXACT_LIMIT:,} floats per table, "
+                         f"here {setup.cost_model.enumeration_size:,}): shrink config.hardware")
+    return setup

@@ -44,6 +44,7 @@ from sim.workload import Network
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
 BN_RECALIBRATION_BATCHES = 30
+TARGET_CANDIDATES = 64  # most probable networks a target derivation looks through
 DECIDED_PROBABILITY = 0.8  # a pick is decided when the final logits give it at least this
 COMPARED_METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
 """The figures result.json records twice, simulated and predicted, with their relative error."""
@@ -142,11 +143,11 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
     cost_config = setup.config.cost
     objective = hardware_objective(setup)
     best = best_design(model, derived.op_indices, objective, reference,
-                       limits=setup.hardware_limits, penalty=cost_config.penalty)
+                       limits=setup.derivation_limits, penalty=cost_config.penalty)
     figures = simulated_figures(network, argmax, setup.table)
     argmax_metrics = Metrics(**{field: figures[field] for field in Metrics._fields})
     argmax_score = float(cost.objective(objective, argmax_metrics, reference)
-                         + constraint_penalty(argmax_metrics, setup.hardware_limits,
+                         + constraint_penalty(argmax_metrics, setup.derivation_limits,
                                               cost_config.penalty))
     return best.design, {
         "method": f"exact: best of {best.num_accelerators} accelerators for the derived network",
@@ -155,6 +156,28 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
         "argmax_accelerator": argmax.accelerator.to_dict(),
         "argmax_score": argmax_score,
         "argmax_score_ratio": argmax_score / best.score if best.score > 0 else None}
+
+
+def network_under_targets(setup: SearchSetup, state: SearchState, reference,
+                          max_networks: int = TARGET_CANDIDATES) -> tuple[DerivedNetwork, dict]:
+    """The most probable network (final op logits) whose best accelerator meets every target and
+    limit (:func:`dianjax.cost.best_design.best_design`), among the ``max_networks`` most probable;
+    the most probable one if none does (``met`` false). Needs an enumerable hardware space.
+    """
+    mask = setup.space.op_mask()
+    log_probs = np.asarray(jax.nn.log_softmax(gumbel.mask_logits(state.arch_logits, mask), -1))
+    ranked = top_choices(list(log_probs), max_networks)
+    for rank, (_, ops) in enumerate(ranked):
+        best = best_design(setup.cost_model, ops, hardware_objective(setup), reference,
+                           limits=setup.derivation_limits, penalty=setup.config.cost.penalty)
+        if best.feasible:
+            break
+    else:
+        rank, ops = 0, ranked[0][1]
+    return DerivedNetwork(setup.space, tuple(int(k) for k in ops)), {
+        "targets": setup.targets, "met": best.feasible, "network_rank": rank,
+        "networks_tried": min(rank + 1, len(ranked)) if best.feasible else len(ranked),
+        "multipliers": {field: float(mu) for field, mu in state.multipliers.items()}}
 
 
 def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
@@ -231,6 +254,9 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         derived = DerivedNetwork(setup.space, setup.fixed_op_indices())
     else:
         derived = derive(setup.space, np.where(mask, np.asarray(state.arch_logits), -np.inf))
+    target = None
+    if setup.targets:
+        derived, target = network_under_targets(setup, state, reference)
     network = derived.network(batch=setup.config.cost.batch)
     design, derivation = derive_hardware(setup, state, derived, reference, network)
     simulated = simulated_figures(network, design, setup.table)
@@ -249,6 +275,7 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
                     "macs": network.macs, "sim_network": network.to_dict()},
         "hardware": design.to_dict(),
         "hardware_derivation": derivation,
+        "target": target,
         "accuracy": {"supernet_val": supernet_accuracy(setup, state, derived, val_data, mesh,
                                                        batch_stats),
                      "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh,
@@ -309,6 +336,20 @@ def _retrained_line(retrained: dict | None) -> str:
             f"({retrained['source']})")
 
 
+def _derivation_lines(derivation: dict | None, target: dict | None) -> list[str]:
+    lines = []
+    if derivation and derivation.get("argmax_score_ratio"):
+        lines.append(f"  derivation   {derivation['method']}; the logits' argmax accelerator: "
+                     f"{derivation['argmax_score_ratio']:.3f}x its objective")
+    if target:
+        wanted = ", ".join(f"{field} <= {value:.4g}" for field, value in target["targets"].items())
+        verdict = (f"met by the search's #{target['network_rank'] + 1} most probable network"
+                   if target["met"] else
+                   f"NOT MET by any of the {target['networks_tried']} most probable networks")
+        lines.append(f"  target       {wanted}: {verdict}")
+    return lines
+
+
 def _decision_lines(decided: dict | None) -> list[str]:
     if not decided or not decided["picks"]:
         return []
@@ -332,6 +373,7 @@ def summary_table(result: dict) -> str:
              f"  accelerator  {acc['rows']}x{acc['cols']} {acc['dataflow']}, SRAM "
              f"{acc['ifmap_sram_kb']}/{acc['filter_sram_kb']}/{acc['ofmap_sram_kb']} KiB, "
              f"DRAM {acc['dram_bandwidth_words_per_cycle']} words/cycle",
+             *_derivation_lines(result.get("hardware_derivation"), result.get("target")),
              _retrained_line(result.get("retrained")),
              *_decision_lines(result.get("decision")),
              "  proxies      " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()),

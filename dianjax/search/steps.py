@@ -53,12 +53,13 @@ def phase_at(setup: SearchSetup, step: int) -> Phase:
     if step < search.warmup_steps:
         return WARMUP
     mode = setup.mode
+    cost_to_arch = setup.config.cost.lam > 0 or bool(setup.targets)
     if mode == "joint":
-        return Phase(True, True, setup.config.cost.lam > 0, False)
+        return Phase(True, True, cost_to_arch, False)
     if mode == "no_hw_loss":
         return Phase(True, True, False, False)
     if mode == "fixed_hw":
-        return Phase(True, False, setup.config.cost.lam > 0, False)
+        return Phase(True, False, cost_to_arch, False)
     if mode == "fixed_net":
         return Phase(False, True, False, True)
     nas_steps = round(search.decoupled_nas_fraction * search.steps)
@@ -79,6 +80,7 @@ class SearchState:
     hw_logits: dict
     arch_opt: Any
     hw_opt: Any
+    multipliers: dict      # {Metrics field: Lagrange multiplier} of the set targets
 
 
 class Optimizers(NamedTuple):
@@ -116,7 +118,8 @@ def init_state(setup: SearchSetup, optimizers: Optimizers, key: jax.Array) -> Se
                        batch_stats=variables["batch_stats"],
                        weight_opt=optimizers.weights.init(variables["params"]),
                        arch_logits=arch, hw_logits=hw, arch_opt=optimizers.arch.init(arch),
-                       hw_opt=optimizers.hw.init(hw))
+                       hw_opt=optimizers.hw.init(hw),
+                       multipliers={field: jnp.zeros((), jnp.float32) for field in setup.targets})
 
 
 def temperature_at(setup: SearchSetup, step) -> jax.Array:
@@ -185,6 +188,12 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         penalty = constraint_penalty(metrics, setup.hardware_limits, cost_config.penalty)
         return metrics.objective + penalty, metrics
 
+    def lagrangian(op_probs):
+        """The targets' terms, each metric on the space's best accelerator for the op mixture."""
+        best = setup.cost_model.best_case(op_probs)
+        ratios = {field: getattr(best, field) / target for field, target in setup.targets.items()}
+        return sum((state.multipliers[f] * r for f, r in ratios.items()), jnp.zeros(())), ratios
+
     (task_loss, accuracy), task_grad = jax.value_and_grad(task, has_aux=True)(state.arch_logits)
     if phase.derived_net:
         op_probs, probs_vjp = gumbel.argmax_weights(state.arch_logits, mask), None
@@ -192,9 +201,16 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         op_probs, probs_vjp = jax.vjp(lambda a: gumbel.probabilities(a, mask), state.arch_logits)
     hw_cost, hw_vjp, metrics = jax.vjp(hardware, op_probs, state.hw_logits, has_aux=True)
     probs_grad, hw_grad = hw_vjp(jnp.ones_like(hw_cost))
+    ratios = {}
+    if setup.targets:
+        _, lagrangian_vjp, _ = jax.vjp(lagrangian, op_probs, has_aux=True)
+        if phase.cost_to_arch:
+            probs_grad = lam * probs_grad + lagrangian_vjp(jnp.ones(()))[0]
+    elif phase.cost_to_arch:
+        probs_grad = lam * probs_grad
     cost_grad = jnp.zeros_like(task_grad)
-    if probs_vjp is not None and lam > 0:
-        cost_grad = lam * probs_vjp(probs_grad)[0]
+    if probs_vjp is not None and phase.cost_to_arch:
+        cost_grad = probs_vjp(probs_grad)[0]
     arch_grad = task_grad + cost_grad
     if phase.update_arch:
         updates, arch_opt = optimizers.arch.update(arch_grad, state.arch_opt, state.arch_logits)
@@ -204,7 +220,16 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         updates, hw_opt = optimizers.hw.update(hw_grad, state.hw_opt, state.hw_logits)
         state = state.replace(hw_logits=optax.apply_updates(state.hw_logits, updates),
                               hw_opt=hw_opt)
-    return state, {"val_loss": task_loss, "val_accuracy": accuracy, "hw_cost": hw_cost,
+    if setup.targets:   # dual ascent on what the derivation would pick now: the argmax network
+        derived = setup.cost_model.best_case(gumbel.argmax_weights(state.arch_logits, mask))
+        ratios = {field: getattr(derived, field) / target
+                  for field, target in setup.targets.items()}
+        state = state.replace(multipliers={
+            field: jnp.maximum(mu + setup.config.cost.target_lr * jnp.log(ratios[field]), 0.0)
+            for field, mu in state.multipliers.items()})
+    return state, {**{f"multiplier_{field}": mu for field, mu in state.multipliers.items()},
+                   **{f"target_ratio_{field}": ratio for field, ratio in ratios.items()},
+                   "val_loss": task_loss, "val_accuracy": accuracy, "hw_cost": hw_cost,
                    "loss": task_loss + lam * hw_cost, "latency_s": metrics.latency_s,
                    "energy_pj": metrics.energy_pj, "area_mm2": metrics.area_mm2,
                    "edp_pj_s": metrics.edp_pj_s, "task_grad_norm": optax.tree.norm(task_grad),

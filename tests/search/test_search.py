@@ -47,6 +47,8 @@ def baseline(tmp_path_factory):
     ("data.dataset='cifar10'", "config.space"),
     ("cost.objective='weighted'", "cost.weights"),
     ("search.temperature_final=0.0", "search.temperature_final"),
+    ("cost.target_edp=-1.0", "cost.target_edp"),
+    ("cost.target_lr=-0.1", "cost.target_lr"),
 ])
 def test_bad_configs_fail_before_any_work(override, message):
     config = tiny_config()
@@ -57,6 +59,25 @@ def test_bad_configs_fail_before_any_work(override, message):
     apply_override(config, override)
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         make_setup(config)
+
+
+def test_targets_need_the_joint_mode_and_an_enumerable_space():
+    config = tiny_config(**{"cost.target_latency": 1e-5, "search.mode": "'no_hw_loss'"})
+    with pytest.raises(ValueError, match=r"config\.cost\.target_latency need config\.search\.mode"):
+        make_setup(config)
+    config = tiny_config(**{"cost.target_edp": 10.0, "hardware.rows": tuple(range(1, 400))})
+    with pytest.raises(ValueError, match=r"config\.cost\.target_edp need a hardware space"):
+        make_setup(config)
+
+
+def test_a_target_is_met_by_the_derived_pair(tmp_path):
+    target = 12.0
+    result = run_search(tiny_config(**{"cost.lam": 0.0, "cost.target_edp": target}), tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "multiplier_edp_pj_s" in records[-1] and "target_ratio_edp_pj_s" in records[-1]
+    assert result["target"]["targets"] == {"edp_pj_s": target} and result["target"]["met"]
+    assert result["simulated"]["edp_pj_s"] <= target * (1 + 1e-5)
+    assert "target       edp_pj_s <= 12: met" in summary_table(result)
 
 
 def test_fixed_hw_accelerator_must_be_in_the_space():
