@@ -2,7 +2,7 @@
 
 Command:  python experiments/compare_strategies.py [--table quickstart_digits] [--metric edp_pj_s]
               [--seeds 10] [--methods rl_combined,...] [--out experiments/results]
-              [--joint-runs runs/bench_joint --lams 0.1,1,3]
+              [--joint-runs runs/bench_joint --lams 0.1,1,3 --targets 16,4,64]
 Needs:    the bundled table (``dianjax bench build`` + ``dianjax bench merge``) and, for the Optuna
           samplers, ``pip install -e '.[baselines]'`` (without it they are skipped, said so).
 
@@ -20,9 +20,10 @@ axis, one fixed reference point; IGD), and each run's budget to reach 90 / 95 / 
 hypervolume is recorded.
 
 ``joint`` (with ``--joint-runs DIR``) is the DIAN-style ``dianjax search`` on the quickstart
-config: one search per (lam, seed) with the objective of ``--metric``, run here (resumable) or read
-back from DIR; comparison seed s replays the searches of seed s in increasing lam, each charged its
-measured wall time and scored by the table's accuracy of its derived network
+config: one search per (lam, seed) with the objective of ``--metric`` and one per (cost target,
+seed) (``cost.target_<objective>``, lam 0), run here (resumable) or read back from DIR; comparison
+seed s replays the searches of seed s, the lams then the targets in the given order, each charged
+its measured wall time and scored by the table's accuracy of its derived network
 (:mod:`dianjax.bench.strategies.joint`).
 
 Each finished (method, seed) run is kept under ``--parts`` and read back instead of rerun, so the
@@ -86,13 +87,14 @@ def oracle_strategies() -> dict:
 
 
 def joint_strategy(runs, problem, space, hardware):
-    """``run(oracle, rng, seed)`` replaying the joint searches of that seed, in increasing lam."""
+    """``run(oracle, rng, seed)`` replaying the joint searches of that seed, in the order of
+    ``runs`` (run_searches: the lams, then the targets)."""
     from dianjax.bench.networks import layer_options
     from dianjax.bench.strategies.joint import joint, pair_of
 
     layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
     by_seed = {}
-    for run in sorted(runs, key=lambda r: (r.seed, r.lam)):
+    for run in sorted(runs, key=lambda r: r.seed):   # stable: each seed's sweep in order
         network, accelerator = pair_of(run, problem, layer_ops, hardware)
         by_seed.setdefault(run.seed, []).append((network, accelerator, run.wall_s))
 
@@ -259,7 +261,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="experiments/results")
     parser.add_argument("--joint-runs", default=None,
                         help="folder of the joint searches (run here if missing); adds 'joint'")
-    parser.add_argument("--lams", default="0.1,1,3", help="lams of the joint searches")
+    parser.add_argument("--lams", default="0.1,1,3", help="lams of the joint searches ('' none)")
+    parser.add_argument("--targets", default="",
+                        help="cost targets of the joint searches (metric units; run after the "
+                             "lams, in this order), e.g. 16,4,64,8,32")
     parser.add_argument("--parts", default=None,
                         help="folder of finished (method, seed) runs, read back instead of rerun "
                              "(default runs/compare/<table>)")
@@ -292,8 +297,10 @@ def main(argv=None) -> int:
             from dianjax.bench.strategies.joint import run_searches
 
             objective = {m: o for o, m in OBJECTIVE_METRICS.items()}[args.metric]
-            lams = [float(lam) for lam in args.lams.split(",")]
-            runs = run_searches(args.joint_runs, [objective], lams, range(args.seeds))
+            lams = [float(lam) for lam in args.lams.split(",") if lam]
+            targets = [float(target) for target in args.targets.split(",") if target]
+            runs = run_searches(args.joint_runs, [objective], lams, range(args.seeds),
+                                targets=targets)
             strategies["joint"] = joint_strategy(runs, task, get_space(table.recipe.space),
                                                  prices.hardware)
     except ValueError as error:

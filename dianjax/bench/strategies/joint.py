@@ -6,10 +6,10 @@ that builds the comparison) and yields one pair, its derived network and acceler
 then scored like every other strategy's: by the table's accuracy of the derived network (retrained,
 not the supernet's proxy) and its exact cost.
 
-:func:`run_searches` runs (or reads back) one search per (objective, lam, seed) of the quickstart
-config and records each run's wall time next to its ``result.json``; :func:`joint` replays the
-runs of one comparison seed, a lam sweep in increasing lam, charging each run's wall time through
-:meth:`dianjax.bench.oracle.Oracle.record`.
+:func:`run_searches` runs (or reads back) one search per (objective, lam or cost target, seed) of
+the quickstart config and records each run's wall time next to its ``result.json``; :func:`joint`
+replays the runs of one comparison seed, a lam or target sweep in the given order, charging each
+run's wall time through :meth:`dianjax.bench.oracle.Oracle.record`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ RUN_FILE = "bench_run.json"  # next to result.json: the run's measured wall time
 
 class SearchRun(NamedTuple):
     """One finished joint search: its settings, derived pair (as op names and accelerator knob
-    values) and measured wall time."""
+    values) and measured wall time; ``target`` is the run's cost target (0: a lam run)."""
 
     objective: str
     lam: float
@@ -37,40 +37,50 @@ class SearchRun(NamedTuple):
     ops: tuple[str, ...]
     accelerator: dict
     wall_s: float
+    target: float = 0.0
 
 
 def run_searches(out_dir: str | Path, objectives: Sequence[str], lams: Sequence[float],
                  seeds: Sequence[int], config: str = "quickstart",
-                 overrides: Sequence[str] = (), log=print) -> list[SearchRun]:
-    """Runs every (objective, lam, seed) search of ``config`` not finished under ``out_dir``.
+                 overrides: Sequence[str] = (), log=print,
+                 targets: Sequence[float] = ()) -> list[SearchRun]:
+    """Runs every (objective, lam, seed) and (objective, target, seed) search of ``config`` not
+    finished under ``out_dir``: a lam run weighs the cost by ``cost.lam``; a target run asks for
+    the most accurate pair with ``cost.target_<objective>`` at most the target (``cost.lam=0``).
 
     A finished run (``result.json`` and :data:`RUN_FILE`) is read back; an interrupted one resumes
     from its checkpoint, and then its wall time counts only the resumed part (said in the log).
+    Returns the runs per objective, lam runs (in ``lams`` order) then target runs (in ``targets``
+    order), each over ``seeds``.
     """
     from dianjax.config import load_config
     from dianjax.search.loop import run_search
 
     runs = []
     for objective in objectives:
-        for lam in lams:
+        sweep = [(f"lam{lam:g}", float(lam), 0.0, [f"cost.lam={float(lam)!r}"]) for lam in lams]
+        sweep += [(f"target{target:g}", 0.0, float(target),
+                   ["cost.lam=0.0", f"cost.target_{objective}={float(target)!r}"])
+                  for target in targets]
+        for folder, lam, target, setting in sweep:
             for seed in seeds:
-                workdir = Path(out_dir) / objective / f"lam{lam:g}" / f"seed{seed}"
+                workdir = Path(out_dir) / objective / folder / f"seed{seed}"
                 record = workdir / RUN_FILE
                 if not record.exists():
                     resumed = (workdir / "checkpoints").exists()
                     cfg = load_config(config, [*overrides, f"cost.objective={objective!r}",
-                                               f"cost.lam={float(lam)!r}", f"seed={int(seed)}"])
+                                               *setting, f"seed={int(seed)}"])
                     start = time.perf_counter()
                     run_search(cfg, workdir)
                     wall = time.perf_counter() - start
                     record.write_text(json.dumps({"wall_s": wall, "resumed": resumed}) + "\n")
-                    log(f"joint {objective} lam={lam:g} seed={seed}: {wall:.1f} s"
+                    log(f"joint {objective} {folder} seed={seed}: {wall:.1f} s"
                         + (" (resumed: wall time of the resumed part only)" if resumed else ""))
                 result = json.loads((workdir / "result.json").read_text())
-                runs.append(SearchRun(objective, float(lam), int(seed),
+                runs.append(SearchRun(objective, lam, int(seed),
                                       tuple(result["network"]["ops"]),
                                       result["hardware"]["accelerator"],
-                                      json.loads(record.read_text())["wall_s"]))
+                                      json.loads(record.read_text())["wall_s"], target))
     return runs
 
 
