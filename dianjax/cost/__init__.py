@@ -15,7 +15,9 @@ The layout (see the modules for the models, conventions and units):
   (logits), exact over ops and mappings, with local-expectation gradients over the knobs;
   :func:`expected` the same expectation by enumeration; :func:`reference_metrics` the normalizer;
 - :mod:`~dianjax.cost.objectives`: objectives by name (latency, energy, edp, edap, area) or weighted
-  sums, normalized by a reference (:func:`objective`).
+  sums, normalized by a reference (:func:`objective`);
+- :mod:`~dianjax.cost.best_design`: the exactly best accelerator and fold orders of one network on
+  an enumerable space, under an objective and limits (:func:`best_design`).
 
 Example::
 
@@ -25,6 +27,7 @@ Example::
                            objective="edp", reference=cost.reference_metrics(table, space))
 """
 
+from dianjax.cost.best_design import BestDesign, best_design
 from dianjax.cost.discrete import design_cost
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVE_METRICS, OBJECTIVES, Metrics, objective
@@ -42,6 +45,7 @@ __all__ = [
     "TEMPLATES",
     "TEMPLATE_NAMES",
     "AcceleratorArrays",
+    "BestDesign",
     "CostReport",
     "CostTemplate",
     "HardwareDesign",
@@ -52,6 +56,7 @@ __all__ = [
     "RelaxedCost",
     "RelaxedCostModel",
     "accelerator_arrays",
+    "best_design",
     "design_cost",
     "evaluate",
     "expected",

@@ -4,6 +4,12 @@
 
 - ``network``: ops per searchable layer (names and indices), MACs, parameters;
 - ``hardware``: the derived accelerator (``sim.Accelerator`` JSON) and the fold order per mapping slot;
+- ``hardware_derivation``: how it was derived (:func:`derive_hardware`): the exactly best
+  accelerator of an enumerable space for the derived network, with the logits' argmax accelerator
+  and its objective ratio beside it, or the argmax itself, or the fixed design;
+- ``target``: with ``cost.target_<name>`` set, the targets, whether the derived pair meets them,
+  the rank of its network among the most probable ones, and the final Lagrange multipliers
+  (:func:`network_under_targets`); else null;
 - ``accuracy``: the supernet's accuracy on the val part of the train split and on the test split,
   with the derived network's ops (one-hot op weights, batch-norm statistics re-estimated for that
   path on train batches, then inference mode); and, if

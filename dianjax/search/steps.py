@@ -11,7 +11,9 @@ logit step on a batch of the val split, the alternating first-order scheme of DA
   is the normalized objective of :func:`dianjax.cost.relaxed` for the noise-free op probabilities,
   plus squared relative violations of the optional area and latency limits. The step logs the
   norms of both terms' gradients on the op logits (``task_grad_norm``, ``cost_grad_norm``: the
-  latter is ``lam`` times the cost's), so a run shows which term steers the op choice.
+  latter is ``lam`` times the cost's, plus the targets' terms), so a run shows which term steers
+  the op choice. With cost targets (``cost.target_<name>``, :mod:`dianjax.search.config`) the op
+  logits also follow each target's Lagrangian term and the step updates the multipliers.
 
 A :class:`Phase` (static) says which logits move, whether the cost reaches the op logits and
 whether the hardware is priced for the expected or for the derived (argmax) network; the modes of

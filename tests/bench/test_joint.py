@@ -8,7 +8,8 @@ import pytest
 
 from dianjax.bench.networks import enumerate_networks, layer_options
 from dianjax.bench.oracle import Oracle, Problem
-from dianjax.bench.strategies.joint import RUN_FILE, SearchRun, joint, pair_of, run_searches
+from dianjax.bench.strategies.joint import (RUN_FILE, SearchRun, joint, load_runs, pair_of,
+                                            run_searches, setting)
 from dianjax.cost.hardware_space import HardwareSpace
 from dianjax.nas.search_space import get_space
 
@@ -71,3 +72,68 @@ def test_run_searches_runs_once_and_reads_back(tmp_path):
     assert run.ops == tuple(result["network"]["ops"])
     assert pair_of(run, _problem(), LAYER_OPS, HARDWARE)  # a pair of the benchmark's spaces
     assert run_searches(tmp_path, ["edp"], [1.0], [0], overrides=tiny) == [run]  # read back
+
+
+def _write_run(root, folder, seed, ops, accelerator, wall_s, lam, target=None):
+    run_dir = root / "edp" / folder / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    result = {"lam": lam, "seed": seed, "network": {"ops": list(ops)},
+              "hardware": {"accelerator": accelerator},
+              "target": None if target is None else {"targets": {"edp_pj_s": target}}}
+    (run_dir / "result.json").write_text(json.dumps(result))
+    (run_dir / RUN_FILE).write_text(json.dumps({"wall_s": wall_s, "resumed": False}))
+
+
+def test_finished_runs_read_back_with_their_settings(tmp_path):
+    networks = enumerate_networks(SPACE)
+    accelerators = list(HARDWARE.accelerators())
+    pairs = [(0, 0), (137, 4095), (499, 12287), (250, 100)]
+    settings = [("lam0.1", 0.1, None), ("lam3", 3.0, None), ("target16", 0.0, 16.0),
+                ("target4", 0.0, 4.0)]
+    for (n, a), (folder, lam, target) in zip(pairs, settings):
+        accelerator = {knob: getattr(accelerators[a], knob) for knob in HARDWARE.knobs}
+        _write_run(tmp_path, folder, 1, [SPACE.op_names[k] for k in networks[n]], accelerator,
+                   50.0 + n, lam, target)
+    runs = load_runs(tmp_path, "edp")
+    assert [setting(run) for run in runs] == ["lam0.1", "lam3", "target4", "target16"]
+    assert [run.wall_s for run in runs] == [50.0, 187.0, 300.0, 549.0]
+    problem = _problem()
+    assert [pair_of(run, problem, LAYER_OPS, HARDWARE) for run in runs] == [
+        (0, 0), (137, 4095), (250, 100), (499, 12287)]
+    assert load_runs(tmp_path, "latency") == []
+
+
+def test_front_gap_script_scores_runs_and_sweeps(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from dianjax.bench.quality import hypervolume, true_front
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "joint_front_gap.py"
+    spec = importlib.util.spec_from_file_location("joint_front_gap", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    problem = _problem()
+    front = true_front(problem)
+    networks = enumerate_networks(SPACE)
+    accelerators = list(HARDWARE.accelerators())
+    best = int(front.networks[0])        # a true front pair: no gap
+    pairs = [(best, int(front.accelerators[0])), (best, 5), (3, 7)]
+    settings = [("lam1", 1.0, None), ("target8", 0.0, 8.0), ("target2", 0.0, 2.0)]
+    for (n, a), (folder, lam, target) in zip(pairs, settings):
+        accelerator = {knob: getattr(accelerators[a], knob) for knob in HARDWARE.knobs}
+        _write_run(tmp_path, folder, 0, [SPACE.op_names[k] for k in networks[n]], accelerator,
+                   10.0, lam, target)
+    rows = script.gap_rows(load_runs(tmp_path, "edp"), problem, SPACE, HARDWARE, front)
+    assert rows[0]["within"] and rows[0]["accuracy_gain_points"] == 0
+    assert rows[0]["cost_ratio"] == 1.0
+    off_front = [r for r in rows if (r["network"], r["cost"]) != (best, front.cost[0])]
+    for row in off_front:   # a pair off the front: gained accuracy or a cheaper pair exists
+        assert row["accuracy_gain_points"] > 0 or row["cost_ratio"] < 1
+    sweeps = script.sweep_hypervolumes(rows, problem, front)
+    (seed, ratio, wall), = sweeps["lam"]
+    assert seed == 0 and wall == 10.0
+    assert ratio == hypervolume(problem.accuracy[[best]], [front.cost[0]], front.normalizer) \
+        / front.hypervolume
+    (_, target_ratio, target_wall), = sweeps["target"]
+    assert target_wall == 20.0 and 0 <= target_ratio <= 1

@@ -1,4 +1,4 @@
-"""dianjax.cost.best_design against the benchmark's prices (float64, outside the enumeration) and sim."""
+"""dianjax.cost.best_design against the benchmark's prices (float64) and sim."""
 
 import numpy as np
 import pytest

@@ -122,8 +122,10 @@ def test_derived_hardware(how):
     setup = make_setup(tiny_config(**overrides))
     optimizers = make_optimizers(setup)
     state = init_state(setup, optimizers, jax.random.key(0))
-    state = state.replace(hw_logits={**state.hw_logits, "rows": state.hw_logits["rows"].at[-1].set(3.0)})
-    derived = DerivedNetwork.from_op_names(setup.space, ["mb_k3_e1", "skip", "mb_k5_e1", "mb_k3_e3"])
+    rows = state.hw_logits["rows"].at[-1].set(3.0)     # the argmax: the most rows
+    state = state.replace(hw_logits={**state.hw_logits, "rows": rows})
+    derived = DerivedNetwork.from_op_names(setup.space,
+                                           ["mb_k3_e1", "skip", "mb_k5_e1", "mb_k3_e3"])
     network = derived.network(batch=1)
     reference = cost.reference_metrics(setup.table, setup.hardware)
     design, derivation = derive_hardware(setup, state, derived, reference, network)

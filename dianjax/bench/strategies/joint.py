@@ -84,6 +84,25 @@ def run_searches(out_dir: str | Path, objectives: Sequence[str], lams: Sequence[
     return runs
 
 
+def setting(run: SearchRun) -> str:
+    """The run's sweep setting as its folder names it: ``lam<lam>`` or ``target<target>``."""
+    return f"target{run.target:g}" if run.target > 0 else f"lam{run.lam:g}"
+
+
+def load_runs(out_dir: str | Path, objective: str) -> list[SearchRun]:
+    """Every finished run of ``objective`` under ``out_dir`` (:func:`run_searches`' layout), read
+    back without running anything; sorted by setting and seed."""
+    runs = []
+    for record in sorted(Path(out_dir, objective).glob(f"*/seed*/{RUN_FILE}")):
+        result = json.loads((record.parent / "result.json").read_text())
+        targets = (result.get("target") or {}).get("targets", {})
+        runs.append(SearchRun(objective, float(result["lam"]), int(result["seed"]),
+                              tuple(result["network"]["ops"]), result["hardware"]["accelerator"],
+                              json.loads(record.read_text())["wall_s"],
+                              float(next(iter(targets.values()), 0.0))))
+    return sorted(runs, key=lambda r: (r.target > 0, r.lam, r.target, r.seed))
+
+
 def pair_of(run: SearchRun, problem: Problem, layer_ops: Sequence[Sequence[str]],
             hardware) -> tuple[int, int]:
     """The (network, accelerator) indices of ``problem`` of a run's derived pair.

@@ -1,0 +1,120 @@
+"""How far each joint search lands from the benchmark's true front, and what its sweeps cover.
+
+Command:  python experiments/joint_front_gap.py --joint-runs runs/bench_joint2
+              [--table quickstart_digits] [--metric edp_pj_s] [--out experiments/results]
+Needs:    finished joint searches (``compare_strategies.py --joint-runs DIR``, or
+          :func:`dianjax.bench.strategies.joint.run_searches`); nothing is run here.
+
+Per run (:func:`dianjax.bench.quality.front_gap`, issue 13's measure): the val accuracy (table
+mean) and exact cost of its derived pair; the accuracy gained by the most accurate pair of the
+space at no more cost (points) and the cost ratio of the cheapest pair at no less accuracy; within
+epsilon when the gain is < 0.5 points and the ratio > 0.9. Per setting (a lam or a cost target)
+the count within epsilon and the medians; per seed, the hypervolume ratio of the lam sweep and of
+the target sweep (the pairs of that seed's runs, scored like every strategy of the comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from dianjax.bench import load
+from dianjax.bench.fronts import problem, table_prices
+from dianjax.bench.networks import layer_options
+from dianjax.bench.quality import front_gap, hypervolume, true_front
+from dianjax.bench.strategies.joint import load_runs, pair_of, setting
+from dianjax.cost.objectives import OBJECTIVE_METRICS
+from dianjax.nas.search_space import get_space
+
+COLUMNS = ("setting", "seed", "ops", "accelerator", "val_accuracy", "cost", "accuracy_gain_points",
+           "cost_ratio", "within", "wall_s")
+
+
+def gap_rows(runs, task, space, hardware, front) -> list[dict]:
+    """One row per run (module docstring)."""
+    layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
+    rows = []
+    for run in runs:
+        network, accelerator = pair_of(run, task, layer_ops, hardware)
+        accuracy, cost = task.accuracy[network], task.cost[network, accelerator]
+        gap = front_gap(front, accuracy, cost)
+        acc = run.accelerator
+        rows.append({"setting": setting(run), "seed": run.seed, "ops": " ".join(run.ops),
+                     "accelerator": f"{acc['rows']}x{acc['cols']} {acc['dataflow']}",
+                     "val_accuracy": float(accuracy), "cost": float(cost),
+                     "accuracy_gain_points": 100 * gap.accuracy_gain,
+                     "cost_ratio": gap.cost_ratio, "within": gap.within(),
+                     "wall_s": run.wall_s, "network": network})
+    return rows
+
+
+def sweep_hypervolumes(rows, task, front) -> dict[str, list[tuple[int, float, float]]]:
+    """Per sweep kind (lam, target): (seed, hypervolume ratio, wall time) of each seed's runs."""
+    out = {}
+    for kind in ("lam", "target"):
+        by_seed = {}
+        for row in rows:
+            if row["setting"].startswith(kind):
+                by_seed.setdefault(row["seed"], []).append(row)
+        for seed, seed_rows in sorted(by_seed.items()):
+            networks = np.array([r["network"] for r in seed_rows])
+            costs = [r["cost"] for r in seed_rows]
+            found = hypervolume(task.accuracy[networks], costs, front.normalizer)
+            ratio = found / front.hypervolume
+            out.setdefault(kind, []).append((seed, ratio, sum(r["wall_s"] for r in seed_rows)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--joint-runs", required=True, help="folder of finished joint searches")
+    parser.add_argument("--table", default="quickstart_digits")
+    parser.add_argument("--metric", default="edp_pj_s")
+    parser.add_argument("--prices", default=None,
+                        help="prices cache (default bench_builds/<table>/prices.npz)")
+    parser.add_argument("--out", default="experiments/results")
+    args = parser.parse_args(argv)
+    objectives = {field: name for name, field in OBJECTIVE_METRICS.items()}
+    if args.metric not in objectives:
+        parser.error(f"--metric must be one of {sorted(objectives)}, got {args.metric!r}")
+    runs = load_runs(args.joint_runs, objectives[args.metric])
+    if not runs:
+        parser.error(f"--joint-runs {args.joint_runs!r} holds no finished "
+                     f"{objectives[args.metric]} runs")
+    table = load(args.table)
+    prices = table_prices(table, args.prices or f"bench_builds/{args.table}/prices.npz")
+    task = problem(table, prices, args.metric)
+    front = true_front(task)
+    rows = gap_rows(runs, task, get_space(table.recipe.space), prices.hardware, front)
+    exhaustive_s = task.exhaustive_budget_s()
+
+    print(f"{'setting':10s} {'runs':>4s} {'within eps':>10s} {'gain (pts)':>10s} "
+          f"{'cost ratio':>10s} {'wall s':>7s}   (medians; eps: < 0.5 pts gain, > 0.9 ratio)")
+    for name in dict.fromkeys(r["setting"] for r in rows):
+        group = [r for r in rows if r["setting"] == name]
+        print(f"{name:10s} {len(group):4d} {sum(r['within'] for r in group):>6d}/{len(group):<3d} "
+              f"{np.median([r['accuracy_gain_points'] for r in group]):10.2f} "
+              f"{np.median([r['cost_ratio'] for r in group]):10.2f} "
+              f"{np.median([r['wall_s'] for r in group]):7.1f}")
+    for kind, values in sweep_hypervolumes(rows, task, front).items():
+        ratios = [v for _, v, _ in values]
+        walls = [w for _, _, w in values]
+        print(f"{kind} sweep: median hypervolume ratio {np.median(ratios):.3f} over "
+              f"{len(values)} seeds (min {min(ratios):.3f}, max {max(ratios):.3f}), median budget "
+              f"{np.median(walls):.0f} s = {np.median(walls) / exhaustive_s:.4f} x exhaustive")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"joint_front_gap_{table.recipe.space}.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"-> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
