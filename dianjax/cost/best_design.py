@@ -30,12 +30,9 @@ from dianjax.cost.objectives import objective as normalized_objective
 from dianjax.cost.relaxed import RelaxedCostModel
 from sim import checks
 
-FOLD_SCORES = ("latency", "energy", "product")   # the per-conv fold-order assignments, in order
-
-
 def best_fold_orders(latency, energy, axis: int = 0) -> tuple:
     """Per conv, the fold order (index along ``axis``) of least latency, of least energy and of
-    least latency x energy (:data:`FOLD_SCORES` order; ties to the first)."""
+    least latency x energy, in that order (ties to the first)."""
     return tuple(jnp.argmin(score, axis=axis) for score in (latency, energy, latency * energy))
 
 
@@ -83,19 +80,11 @@ def best_design(model: RelaxedCostModel, op_indices, objective, reference, *,
       penalty: the weight of the squared relative violations.
     """
     table, space = model.table, model.space
-    op_indices = np.asarray(op_indices)
-    if op_indices.shape != (table.num_layers,):
-        raise ValueError(f"op_indices must name one op per searchable layer "
-                         f"({table.num_layers}), got shape {op_indices.shape}")
-    mask = np.asarray(table.op_mask)
-    for layer, k in enumerate(op_indices):
-        if not (0 <= k < mask.shape[1] and mask[layer, k]):
-            raise ValueError(f"op_indices[{layer}]={int(k)} is not an available op there; "
-                             f"allowed: {np.flatnonzero(mask[layer]).tolist()}")
+    table.network(op_indices)             # ValueError naming a missing or unavailable op
     objective_weights(objective)
     limits = dict(limits or {})
     check_limits("best_design limits", limits)
-    one_hot = np.eye(mask.shape[1], dtype=np.float32)[op_indices]
+    one_hot = np.eye(len(table.op_names), dtype=np.float32)[np.asarray(op_indices)]
     member = np.flatnonzero(np.asarray(model.conv_weights(jnp.asarray(one_hot))) > 0)
     latency, energy, area = model.enumeration                     # [A, U, C], [A, U, C], [A]
     latency, energy = latency[:, :, member], energy[:, :, member]

@@ -19,8 +19,8 @@ Modes (``config.search.mode``), the ablations of the co-search literature on one
 Asking for a pair by constraint instead of by trade-off: ``cost.target_<name>`` (name of
 :data:`dianjax.cost.OBJECTIVES`, value in that metric's units) asks for the most accurate pair whose
 metric is at most the target. Each target gets a Lagrange multiplier ``mu >= 0`` (state, logged),
-raised by dual ascent while the search's expected metric exceeds the target and lowered while it
-is below: ``mu <- max(0, mu + target_lr * log(m_argmax / target))`` per logit step, where
+raised by dual ascent while the network the search would pick now exceeds the target and lowered
+while it is under: ``mu <- max(0, mu + target_lr * log(m_argmax / target))`` per logit step, where
 ``m_argmax`` is the metric of the argmax network (the one the derivation would pick now) on the
 space's best accelerator for it (:meth:`dianjax.cost.RelaxedCostModel.best_case`: a pair meets a
 target exactly when its network's best accelerator does, whatever the hardware logits say). The op
@@ -128,8 +128,8 @@ class SearchSetup:
 
     @property
     def hardware_limits(self) -> dict[str, float]:
-        """The set limits of ``cost.max_area_mm2`` / ``cost.max_latency_s`` ({Metrics field: limit}),
-        priced as a fixed penalty."""
+        """The set limits of ``cost.max_area_mm2`` / ``cost.max_latency_s`` as {Metrics field:
+        limit}, priced as a fixed penalty."""
         limits = {"area_mm2": self.config.cost.max_area_mm2,
                   "latency_s": self.config.cost.max_latency_s}
         return {field: float(limit) for field, limit in limits.items() if limit > 0}

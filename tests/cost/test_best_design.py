@@ -80,7 +80,7 @@ def test_unreachable_limit_is_reported_not_hidden(model, reference, priced):
 
 
 def test_bad_network_is_named(model, reference):
-    with pytest.raises(ValueError, match="one op per searchable layer"):
+    with pytest.raises(ValueError, match="one entry per searchable layer"):
         best_design(model, [0, 0], "edp", reference)
     mask = np.asarray(TABLE.op_mask)
     layer = int(np.flatnonzero(~mask.all(axis=1))[0])
