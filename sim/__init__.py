@@ -1,4 +1,12 @@
-"""sim: the exact, numpy-only accelerator simulator and the shared workload descriptions.
+"""sim: the numpy-only accelerator simulator (the ground truth) and the shared workload descriptions.
+
+What is exact and what is analytical. Compute cycles and SRAM access counts are SCALE-Sim 3.0.0's,
+equal on recorded cross-check cases, and the fold schedule behind them is stepped cycle by cycle by
+:mod:`sim.systolic.engine`. DRAM traffic and stall cycles come from an analytical memory model of
+ours (:mod:`sim.systolic.memory`: double-buffered slices, one fold of look-ahead, one DRAM channel)
+whose closed forms equal its cycle-level reference :mod:`sim.systolic.memory_engine`;
+``memory_model="scalesim"`` reproduces SCALE-Sim's own memory system instead. Energy and area are
+analytical: action counts priced by a cited per-action table (:mod:`sim.energy`).
 
 Layout: the workload (:mod:`sim.workload`: ``Layer``, ``Network``; reference networks in
 :mod:`sim.networks`), the shared per-action energy table (:mod:`sim.energy`), the hardware templates

@@ -15,6 +15,7 @@ from sim.networks import NETWORKS, get_network
 from sim.simulator import simulate_network
 from sim.systolic.architecture import Accelerator
 from sim.systolic.report import NetworkReport
+from sim.systolic.simulator import MEMORY_MODELS
 from sim.workload import Network
 
 
@@ -52,7 +53,8 @@ def format_report(report: NetworkReport) -> str:
     lines.append(f"energy uJ: MAC {energy.mac_pj / 1e6:.3f}, register {energy.register_pj / 1e6:.3f}, "
                  f"SRAM {energy.sram_pj / 1e6:.3f} (ifmap {energy.ifmap_sram_pj / 1e6:.3f}, "
                  f"filter {energy.filter_sram_pj / 1e6:.3f}, ofmap {energy.ofmap_sram_pj / 1e6:.3f}), "
-                 f"DRAM {energy.dram_pj / 1e6:.3f}")
+                 f"DRAM {energy.dram_pj / 1e6:.3f}, DRAM interface "
+                 f"{energy.dram_interface_pj / 1e6:.3f}, leakage {energy.leakage_pj / 1e6:.3f}")
     return "\n".join(lines)
 
 
@@ -64,6 +66,9 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--accelerator", default=None,
                         help="accelerator JSON file (default: the built-in 32x32 WS accelerator)")
     parser.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
+    parser.add_argument("--memory-model", default=MEMORY_MODELS[0], choices=MEMORY_MODELS,
+                        help="DRAM traffic and stalls: ours (analytical, default) or scalesim "
+                             "(SCALE-Sim 3.0.0's USER-bandwidth buffers)")
     parser.add_argument("--json", default=None, metavar="PATH",
                         help="also write the full report (per layer and totals) as JSON")
     return parser
@@ -80,7 +85,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = simulate_network(network, accelerator)
+    try:
+        report = simulate_network(network, accelerator, memory_model=args.memory_model)
+    except ValueError as error:     # e.g. an accelerator SCALE-Sim's model cannot represent
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(format_report(report))
     if args.json is not None:
         report.save_json(args.json)

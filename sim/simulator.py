@@ -1,4 +1,4 @@
-"""The exact simulator's entry points: a layer or a network on any registered hardware template.
+"""The simulator's entry points: a layer or a network on any registered hardware template.
 
 The accelerator's type picks its template (:mod:`sim.registry`); the template's ``simulate_layer``
 does the work (for the systolic array: :mod:`sim.systolic.simulator`, the pipeline lowering ->
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping as MappingType
 
+from sim import checks
 from sim.energy import EnergyTable
 from sim.registry import template_of
 from sim.template import Template
@@ -34,8 +35,14 @@ def _mapping(template: Template, mapping: object, where: str = "mapping"):
     return mapping
 
 
+def _memory_model(template: Template, memory_model: object, owner: str) -> str:
+    if memory_model is None:
+        return template.memory_models[0]
+    return checks.one_of(owner, "memory_model", memory_model, template.memory_models)
+
+
 def simulate_layer(layer: Layer, accelerator, mapping=None,
-                   energy_table: EnergyTable | None = None):
+                   energy_table: EnergyTable | None = None, memory_model: str | None = None):
     """Cycles, memory accesses, energy, latency and area of one layer.
 
     Args:
@@ -43,6 +50,8 @@ def simulate_layer(layer: Layer, accelerator, mapping=None,
       accelerator: the architecture of a registered template (e.g. :class:`sim.Accelerator`).
       mapping: the template's mapping of this layer; ``None`` is the template's default.
       energy_table: per-action energies and areas; ``None`` is the default 45 nm table.
+      memory_model: one of the template's memory models (``Template.memory_models``; for the
+        systolic array "ours", the default, or "scalesim"); ``None`` is the default.
 
     Returns:
       the template's layer report (:class:`sim.LayerReport` for the systolic array).
@@ -51,11 +60,12 @@ def simulate_layer(layer: Layer, accelerator, mapping=None,
         raise ValueError(f"layer must be a sim.Layer, got {type(layer).__name__}")
     template = template_of(accelerator)
     table = _table(energy_table)
-    return template.simulate_layer(layer, accelerator, _mapping(template, mapping), table)
+    model = _memory_model(template, memory_model, "simulate_layer")
+    return template.simulate_layer(layer, accelerator, _mapping(template, mapping), table, model)
 
 
 def simulate_network(network: Network, accelerator, mappings=None,
-                     energy_table: EnergyTable | None = None):
+                     energy_table: EnergyTable | None = None, memory_model: str | None = None):
     """Simulates every layer of ``network`` in order on ``accelerator``.
 
     Args:
@@ -64,13 +74,16 @@ def simulate_network(network: Network, accelerator, mappings=None,
       mappings: one mapping for every layer, or a dict from layer name to mapping (layers not named
         get the template's default), or ``None`` for the default everywhere.
       energy_table: per-action energies and areas; ``None`` is the default 45 nm table.
+      memory_model: as :func:`simulate_layer`.
     """
     if not isinstance(network, Network):
         raise ValueError(f"network must be a sim.Network, got {type(network).__name__}")
     template = template_of(accelerator)
     table = _table(energy_table)
+    model = _memory_model(template, memory_model, "simulate_network")
     per_layer = _layer_mappings(template, network, mappings)
-    reports = tuple(template.simulate_layer(layer, accelerator, per_layer[layer.name], table)
+    reports = tuple(template.simulate_layer(layer, accelerator, per_layer[layer.name], table,
+                                            model)
                     for layer in network)
     return template.network_report(network.name, accelerator, reports)
 

@@ -23,8 +23,11 @@ class Template:
       name: the name configs use (``config.hardware.template``).
       architecture: the architecture description class.
       mapping: the per-layer mapping description class; ``mapping()`` is the default mapping.
-      simulate_layer: ``(layer, architecture, mapping, energy_table) -> layer report``, exact.
+      simulate_layer: ``(layer, architecture, mapping, energy_table, memory_model) -> layer
+        report``.
       network_report: ``(network name, architecture, layer reports) -> network report``.
+      memory_models: the names of the memory models ``simulate_layer`` accepts, the default
+        first.
     """
 
     name: str
@@ -32,3 +35,4 @@ class Template:
     mapping: type
     simulate_layer: Callable
     network_report: Callable
+    memory_models: tuple[str, ...]

@@ -9,9 +9,9 @@ jit/vmap-friendly functions of plain arrays:
       + fold order (one per layer)                       -> CostReport (per-layer arrays)
 
 The convention is SCALE-Sim's (see :mod:`sim.systolic.lowering`): a conv group is an
-``S_r x S_c x T`` GEMM cut into ``ceil(S_r / rows) * ceil(S_c / cols)`` folds; DRAM traffic follows
-the double-buffered tile model of :mod:`sim.systolic.memory`, stalls its ``ceil`` formula, energy
-and area the :class:`sim.EnergyTable`. The dataflow is an index into :data:`sim.DATAFLOWS` and the
+``S_r x S_c x T`` GEMM cut into ``ceil(S_r / rows) * ceil(S_c / cols)`` folds; DRAM traffic and
+stalls follow the double-buffered slice model of :mod:`sim.systolic.memory` (its per-fold-class
+closed form), energy and area the :class:`sim.EnergyTable`. The dataflow is an index into :data:`sim.DATAFLOWS` and the
 fold order an index into :data:`sim.FOLD_ORDERS`, so that one compiled function serves every
 accelerator of a design space.
 
@@ -27,10 +27,11 @@ that can exceed 2^31 (counts, MACs, cycles) are computed in the default float dt
   accesses equal ``sim.simulate_layer``'s exactly; energies, latency, utilization and area equal
   them to the last bit (XLA multiplies by the reciprocal of a scalar divisor, which may move it).
 - 32-bit mode (the default): counts, MACs, energies and area carry a relative error below 1e-6 (a
-  few float32 roundings; at most 2e-7 measured over 3000 random pairs). The stall cycles, a ceil of
-  a float32 quotient, may be one cycle per group off sim's, so total cycles, latency and utilization
-  may be off by ``groups / total_cycles`` (up to ~1e-5 measured): use 64-bit mode where these must
-  be exact.
+  few float32 roundings; at most 2e-7 measured over 3000 random pairs). The stall cycles are a sum
+  of ceils of float32 quotients (the first load, the last drain and one per fold), each of which may
+  be one cycle off sim's, so total cycles, latency and utilization may be off by up to
+  ``groups * (folds + 2) / total_cycles`` (and in practice far less): use 64-bit mode where these
+  must be exact.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import numpy as np
 from dianjax.cost.template import CostTemplate, KnobSchema
 from sim.energy import EnergyTable
 from sim.systolic.architecture import DATAFLOWS, Accelerator
-from sim.systolic.energy import area_mm2, layer_energy
+from sim.systolic.energy import area_mm2, layer_energy, ofmap_sram_reads
 from sim.systolic.mapping import FOLD_ORDERS, Mapping
 from sim.systolic.memory import OPERAND_INDEX
 from sim.workload import Layer, Network
@@ -88,7 +89,8 @@ class AcceleratorArrays(NamedTuple):
 
     ``dataflow`` indexes :data:`sim.DATAFLOWS`; ``*_buffer_words`` is one double-buffer half of an
     operand's SRAM in words (:func:`sim.systolic.memory.buffer_words`);
-    ``dram_bandwidth_words_per_cycle`` in words per cycle (``inf``: no stalls).
+    ``dram_bandwidth_words_per_cycle`` in words per cycle (``inf``: no stalls, and an infinite
+    interface area).
     """
 
     rows: np.ndarray
@@ -109,7 +111,8 @@ class CostReport(NamedTuple):
     """The fields of :class:`sim.LayerReport` as arrays (one entry per layer), plus the area.
 
     Counts are in the default float dtype (exact integers under 64-bit mode); ``area_mm2`` is the
-    accelerator's, one scalar per accelerator.
+    accelerator's, one scalar per accelerator (infinite for an unbounded DRAM interface, see
+    :mod:`sim.energy`).
     """
 
     compute_cycles: jax.Array
@@ -121,6 +124,7 @@ class CostReport(NamedTuple):
     ifmap_sram_reads: jax.Array
     filter_sram_reads: jax.Array
     ofmap_sram_writes: jax.Array
+    ofmap_sram_reads: jax.Array
     ifmap_dram_reads: jax.Array
     filter_dram_reads: jax.Array
     ofmap_dram_reads: jax.Array
@@ -131,6 +135,8 @@ class CostReport(NamedTuple):
     filter_sram_pj: jax.Array
     ofmap_sram_pj: jax.Array
     dram_pj: jax.Array
+    dram_interface_pj: jax.Array
+    leakage_pj: jax.Array
     energy_pj: jax.Array
     latency_s: jax.Array
     area_mm2: jax.Array
@@ -298,32 +304,32 @@ def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=Non
     filter_sram = jnp.where(is_os, by_row, jnp.where(is_ws, tile, by_col))
     ofmap_sram = jnp.where(is_os, tile + folds * f(rows + cols), by_row)
 
-    # 3. DRAM traffic (sim.systolic.memory): passes per operand for its index and the fold order.
+    # 3. DRAM traffic (sim.systolic.memory): each operand's role (indexed by the outer loop, the
+    # inner loop or both), whether it is held in one SRAM half, and its passes.
     index_table = jnp.asarray(_OPERAND_INDEX_TABLE)
     buffers = (acc.ifmap_buffer_words, acc.filter_buffer_words, acc.ofmap_buffer_words)
     footprints = (ints.ifmap_words, ints.filter_words, ints.ofmap_words)
-    passes = []
+    row_outer = order == _ROW_OUTER
+    outer_folds = jnp.where(row_outer, row_folds, col_folds)
+    inner_folds = jnp.where(row_outer, col_folds, row_folds)
+    roles, passes = [], []
     for operand, (footprint, buffer) in enumerate(zip(footprints, buffers)):
         code = index_table[dataflow, operand]
-        own = jnp.where(code == _ROW, row_folds, col_folds)
-        other = jnp.where(code == _ROW, col_folds, row_folds)
-        outer = (code == _ROW) == (order == _ROW_OUTER)
+        both = code == _BOTH
+        outer = ~both & ((code == _ROW) == row_outer)
         buffer = jnp.asarray(buffer, itype)
-        fits = jnp.where(outer, _ceil_div(footprint, own) <= buffer, footprint <= buffer)
-        passes.append(f(jnp.where((code == _BOTH) | fits, 1, other)))
+        held = both | jnp.where(outer, _ceil_div(footprint, outer_folds) <= buffer,
+                                footprint <= buffer)
+        units = f(footprint) * jnp.where(both, 1.0, f(jnp.where(outer, inner_folds, outer_folds)))
+        roles.append((both, outer, held, units))
+        passes.append(f(jnp.where(held, 1, jnp.where(outer, inner_folds, outer_folds))))
     ifmap_fp, filter_fp, ofmap_fp = (f(x) for x in footprints)
     ifmap_dram = groups * (passes[0] * ifmap_fp)
     filter_dram = groups * (passes[1] * filter_fp)
     ofmap_dram_reads = groups * ((passes[2] - 1) * ofmap_fp)
     ofmap_dram_writes = groups * (passes[2] * ofmap_fp)
-
-    # Stalls: the float64 operations of sim.systolic.memory.stall_cycles, in its order.
-    bandwidth = jnp.asarray(acc.dram_bandwidth_words_per_cycle, dtype)
-    words = passes[0] * ifmap_fp + passes[1] * filter_fp + (passes[2] - 1) * ofmap_fp \
-        + passes[2] * ofmap_fp
-    capacity = folds * f(per_fold) * bandwidth
-    exposed = words + (folds - 1) * jnp.maximum(0.0, words - capacity)
-    stalls = groups * jnp.ceil(exposed / (folds * bandwidth))
+    stalls = groups * _stall_per_group(roles, outer_folds, inner_folds, folds, f(per_fold),
+                                       jnp.asarray(acc.dram_bandwidth_words_per_cycle, dtype))
 
     compute = groups * (folds * f(per_fold) - 1)
     total = compute + stalls
@@ -333,26 +339,81 @@ def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=Non
     bits = f(jnp.asarray(acc.word_bits, itype))
     sram_kb = tuple(jnp.asarray(x, dtype) for x in (acc.ifmap_sram_kb, acc.filter_sram_kb,
                                                     acc.ofmap_sram_kb))
-    accesses = (groups * ifmap_sram + ifmap_dram, groups * filter_sram + filter_dram,
-                groups * ofmap_sram + ofmap_dram_reads + ofmap_dram_writes)
-    dram_words = ifmap_dram + filter_dram + ofmap_dram_reads + ofmap_dram_writes
-    energy = layer_energy(macs, accesses, dram_words, bits, sram_kb, table)
     pes = f(rows * cols)
-    area = area_mm2(pes, bits, sram_kb, table)
+    params = (pes, bits, sram_kb, jnp.asarray(acc.clock_mhz, dtype))
+    psum_reads = groups * ofmap_sram_reads(ofmap_sram, f(ints.ofmap_words), f(~is_os))
+    accesses = (groups * ifmap_sram + ifmap_dram, groups * filter_sram + filter_dram,
+                ofmap_dram_reads + ofmap_dram_writes)
+    dram_words = ifmap_dram + filter_dram + ofmap_dram_reads + ofmap_dram_writes
+    energy = layer_energy(macs, accesses, groups * ofmap_sram + psum_reads, dram_words, total,
+                          params, table)
+    area = area_mm2(params, jnp.asarray(acc.dram_bandwidth_words_per_cycle, dtype), table)
     return CostReport(
         compute_cycles=compute, stall_cycles=stalls, total_cycles=total, macs=macs,
         folds=groups * folds, utilization=macs / (pes * total),
         ifmap_sram_reads=groups * ifmap_sram, filter_sram_reads=groups * filter_sram,
-        ofmap_sram_writes=groups * ofmap_sram, ifmap_dram_reads=ifmap_dram,
+        ofmap_sram_writes=groups * ofmap_sram, ofmap_sram_reads=psum_reads,
+        ifmap_dram_reads=ifmap_dram,
         filter_dram_reads=filter_dram, ofmap_dram_reads=ofmap_dram_reads,
         ofmap_dram_writes=ofmap_dram_writes, mac_pj=energy.mac_pj, register_pj=energy.register_pj,
         ifmap_sram_pj=energy.ifmap_sram_pj, filter_sram_pj=energy.filter_sram_pj,
-        ofmap_sram_pj=energy.ofmap_sram_pj, dram_pj=energy.dram_pj, energy_pj=energy.total_pj,
+        ofmap_sram_pj=energy.ofmap_sram_pj, dram_pj=energy.dram_pj,
+        dram_interface_pj=energy.dram_interface_pj, leakage_pj=energy.leakage_pj,
+        energy_pj=energy.total_pj,
         latency_s=total / (jnp.asarray(acc.clock_mhz, dtype) * 1e6), area_mm2=area)
 
 
+def _moved_at_edge(role, at_outer_edge, at_inner_edge):
+    """Units an operand moves at a fold (sim.systolic.memory._by_position)."""
+    both, outer, held, units = role
+    edge = jnp.where(outer, at_inner_edge, at_outer_edge)
+    return jnp.where(both | ~held | edge, units, 0.0)
+
+
+def _fold_loads(roles, first_outer, first_inner):
+    """Units fetched before a fold (sim.systolic.memory.fold_loads)."""
+    loads = _moved_at_edge(roles[0], first_outer, first_inner) + \
+        _moved_at_edge(roles[1], first_outer, first_inner)
+    both, outer, held, units = roles[2]
+    first_visit = jnp.where(outer, first_inner, first_outer)
+    return loads + jnp.where(both | held | first_visit, 0.0, units)
+
+
+def _fold_drains(roles, last_outer, last_inner):
+    """Units written back after a fold (sim.systolic.memory.fold_drains)."""
+    return _moved_at_edge(roles[2], last_outer, last_inner)
+
+
+def _stall_per_group(roles, outer_folds, inner_folds, folds, per_fold, bandwidth):
+    """sim.systolic.memory.stall_cycles for one group: first load, the 3 x 3 classes of folds
+    (first, middle, last of each loop) weighted by their sizes, last drain; sim's float64
+    operations in sim's order."""
+    units_per_cycle = folds * bandwidth
+
+    def cycles(moved_units):
+        return jnp.ceil(moved_units / units_per_cycle)
+
+    def classes(iterations):
+        one = iterations == 1
+        return ((True, one, 1.0), (False, True, jnp.where(one, 0.0, 1.0)),
+                (False, False, jnp.maximum(0.0, iterations - 2.0)))
+
+    stall = cycles(_fold_loads(roles, True, True)) + cycles(_fold_drains(roles, True, True))
+    for first_o, last_o, count_o in classes(outer_folds):
+        for first_i, last_i, count_i in classes(inner_folds):
+            next_loads = jnp.where(last_i, jnp.where(last_o, 0.0, _fold_loads(roles, False, True)),
+                                   _fold_loads(roles, first_o, False))
+            previous_drains = jnp.where(
+                first_i, jnp.where(first_o, 0.0, _fold_drains(roles, False, True)),
+                _fold_drains(roles, last_o, False))
+            waiting = jnp.maximum(0.0, cycles(next_loads + previous_drains) - per_fold)
+            stall = stall + count_o * count_i * waiting
+    return stall
+
+
 _SUMMED = ("compute_cycles", "stall_cycles", "total_cycles", "macs", "mac_pj", "register_pj",
-           "ifmap_sram_pj", "filter_sram_pj", "ofmap_sram_pj", "dram_pj", "energy_pj", "latency_s")
+           "ifmap_sram_pj", "filter_sram_pj", "ofmap_sram_pj", "dram_pj", "dram_interface_pj",
+           "leakage_pj", "energy_pj", "latency_s")
 
 
 def network_cost(report: CostReport) -> dict[str, jax.Array]:

@@ -1,46 +1,63 @@
-"""The memory model: double-buffered SRAM tiles, DRAM traffic per operand, and stall cycles.
+"""The memory model: double-buffered SRAM slices, DRAM traffic per operand, and stall cycles.
 
 Units: words (one activation or weight) and cycles; ``dram_bandwidth_words_per_cycle`` in words
-per cycle.
+per cycle. This model is ours and analytical; :mod:`sim.systolic.memory_engine` steps it cycle by
+cycle, and the closed forms here equal that reference exactly (tested on hypothesis cases).
+SCALE-Sim's own trace-driven buffers are a separate, named model (``memory_model="scalesim"``).
 
 **Buffers.** Each operand's SRAM (ifmap, filter, ofmap) is split into two halves: the array works
-on one half while the other is filled from (or drained to) DRAM. A tile therefore holds
+on one half while the other is filled from (or drained to) DRAM. A half holds
 ``B = sram_words // 2`` words (:func:`buffer_words`).
 
-**Reuse and tiles.** Per group the three operands have DRAM footprints ``D`` (unique words, see
-:class:`sim.systolic.lowering.GemmShape`). Each operand is indexed by the row fold, the column fold
-or both:
+**Slices.** Per group the operands have DRAM footprints ``D`` (unique words, see
+:class:`sim.systolic.lowering.GemmShape`). The mapping (:mod:`sim.systolic.mapping`) runs the folds
+in a two-deep loop nest, fold ``k = o * I + i`` with ``O`` outer and ``I`` inner iterations
+(``F = O * I`` folds). Each operand is indexed by the row fold, the column fold or both:
 
     dataflow  ifmap  filter  ofmap
     "os"      row    col     both
     "ws"      row    both    col     (partial sums accumulate over the row folds)
     "is"      both   row     col     (partial sums accumulate over the row folds)
 
-The mapping (:mod:`sim.systolic.mapping`) makes one fold loop outer, with ``O`` iterations, and the
-other inner, with ``I``. An operand crosses the DRAM interface ``passes`` times:
+so its *role* (:func:`operand_roles`) is "outer", "inner" or "both", and it is cut into ``n`` equal
+slices of ``D / n`` words (``n = O``, ``I`` or ``F``; a slice is a real number of words: the model
+spreads the operand's unique words evenly over its slices, and totals are whole words). Which
+slices stay in SRAM is decided per operand (:func:`holds`):
 
-    indexed by both:   passes = 1                                 (each word used in one fold)
-    indexed by outer:  passes = 1 if ceil(D / O) <= B else I      (its slice stays for the inner loop)
-    indexed by inner:  passes = 1 if D <= B else O                (re-fetched every outer iteration
-                                                                   unless the whole operand fits)
+    outer: holds if ceil(D / O) <= B    its slice stays for the whole inner loop
+    inner: holds if D <= B              the whole operand stays once loaded
+    both:  every slice is used by one fold only
 
-DRAM traffic per group: ``ifmap_dram_reads = passes_ifmap * D_ifmap``, likewise for the filter;
-``ofmap_dram_writes = passes_ofmap * D_ofmap`` and ``ofmap_dram_reads = (passes_ofmap - 1) *
-D_ofmap`` (spilled partial sums are written and read back). A layer moves ``groups`` times that.
+**Traffic.** An input slice is fetched when a fold needs it and it is not held; an ofmap slice is
+written back after its last fold when held, else after every fold, and a spilled partial sum is
+read back before the next fold that accumulates into it. Per operand this is ``passes`` crossings
+of the whole footprint (:func:`operand_passes`):
 
-**Stalls.** A group moves ``W`` words in all, spread evenly over its ``F`` folds (the prefetcher
-streams continuously): ``W / F`` words per fold. While one fold computes (``L = cycles_per_fold``
-cycles) the next fold's inputs load and the previous fold's outputs drain, ``W / F`` words; when
-that takes longer than ``L`` the array waits for the difference. The first fold's inputs and the
-last fold's outputs (``W / F`` words together) cannot overlap compute. With ``bw`` the DRAM
-bandwidth, ``W / (F * bw) + (F - 1) * max(0, W / (F * bw) - L)`` cycles, in integer-exact form:
+    both: 1;   outer: 1 if held else I;   inner: 1 if held else O
 
-    stall_per_group = ceil((W + (F - 1) * max(0, W - F * L * bw)) / (F * bw))
-    stall_cycles    = groups * stall_per_group
+``ifmap_dram_reads = groups * passes_ifmap * D_ifmap`` (likewise the filter),
+``ofmap_dram_writes = groups * passes_ofmap * D_ofmap``, ``ofmap_dram_reads = groups *
+(passes_ofmap - 1) * D_ofmap``.
 
-``bw = inf`` gives zero stalls, and a lower ``bw`` never gives fewer stall cycles. This memory model
-is ours: SCALE-Sim's own DRAM figures come from its trace-driven buffers and are not reproduced
-(its compute cycles and SRAM counts are, see :mod:`sim.systolic.schedule`).
+**Timing (one fold of look-ahead).** Before fold ``k`` runs, its missing input slices and
+read-backs (``X_k`` words) must be in SRAM; after it, its finished outputs (``Y_k`` words) leave.
+The memory controller works one fold ahead and one behind on one shared DRAM channel: the first
+fold's inputs load before any compute; while fold ``k`` computes (``C = cycles_per_fold`` cycles)
+the channel moves ``X_{k+1} + Y_{k-1}`` words, and fold ``k + 1`` starts when both are done (its
+inputs sit in the half the channel filled, and the ofmap half it writes is the one just drained);
+the last fold's outputs drain after it. With ``bw`` words per cycle, per group
+
+    stall = ceil(X_0 / bw) + sum_k max(0, ceil((X_{k+1} + Y_{k-1}) / bw) - C) + ceil(Y_{F-1} / bw)
+
+(``X_F = Y_{-1} = 0``). ``X_{k+1}`` and ``Y_{k-1}`` depend on the fold only through whether it is
+the first or last of its inner and of its outer loop, so the sum over ``F`` folds is a sum over
+3 x 3 classes (first, middle, last of each loop) weighted by their sizes (:func:`stall_cycles`):
+constant time per layer, hence also in the differentiable cost model. Words are counted in units of
+``1 / F`` word so that every slice is an integer number of units. Bursts count: an outer slice
+loads in one fold, not spread over the inner loop, which is why a finite channel can stall even
+when the average demand fits (a single averaged formula would under-count by Jensen's inequality).
+``bw = inf`` gives zero stalls, and a lower ``bw`` never gives fewer stall cycles. A grouped layer
+runs its groups one after another, each with its own first load and last drain.
 
 All functions take Python numbers or equally-shaped numpy arrays (selects, maxima and ceilings
 through :mod:`sim.arith`), so they transcribe one to one into ``jax.numpy``.
@@ -60,6 +77,7 @@ from sim.systolic.mapping import FOLD_ORDERS
 from sim.systolic.schedule import FoldSchedule
 
 OPERANDS = ("ifmap", "filter", "ofmap")
+ROLES = ("outer", "inner", "both")
 
 # Which fold loop indexes each operand (ifmap, filter, ofmap), per dataflow.
 OPERAND_INDEX = {"os": ("row", "col", "both"),
@@ -89,21 +107,48 @@ def buffer_words(accelerator: Accelerator) -> tuple[int, int, int]:
     return tuple(accelerator.sram_words(operand) // 2 for operand in OPERANDS)
 
 
-def operand_passes(index: str, footprint_words, buffer, outer_folds, inner_folds):
+def operand_roles(dataflow: str, fold_order: str) -> tuple[str, str, str]:
+    """The role ("outer", "inner" or "both") of the ifmap, filter and ofmap fold loops."""
+    checks.one_of("operand_roles", "dataflow", dataflow, DATAFLOWS)
+    checks.one_of("operand_roles", "fold_order", fold_order, FOLD_ORDERS)
+    outer = "col" if fold_order == "col_outer" else "row"
+    return tuple("both" if index == "both" else ("outer" if index == outer else "inner")
+                 for index in OPERAND_INDEX[dataflow])
+
+
+def outer_inner_folds(schedule: FoldSchedule, fold_order: str):
+    """Iterations ``(O, I)`` of the outer and inner fold loops."""
+    checks.one_of("outer_inner_folds", "fold_order", fold_order, FOLD_ORDERS)
+    if fold_order == "col_outer":
+        return schedule.col_folds, schedule.row_folds
+    return schedule.row_folds, schedule.col_folds
+
+
+def holds(role: str, footprint_words, buffer, outer_folds, inner_folds):
+    """Whether an operand's slice ("outer") or whole footprint ("inner") stays in one SRAM half;
+    True for "both" (each slice is used by a single fold)."""
+    checks.one_of("holds", "role", role, ROLES)
+    if role == "both":
+        return 0 * footprint_words == 0    # True, shaped like the footprint
+    if role == "outer":
+        return ceil_div(footprint_words, outer_folds) <= buffer
+    return footprint_words <= buffer
+
+
+def operand_passes(role: str, footprint_words, buffer, outer_folds, inner_folds):
     """How many times an operand crosses the DRAM interface (see the module docstring).
 
     Args:
-      index: which loop indexes the operand: "both", "outer" or "inner".
+      role: "both", "outer" or "inner" (:func:`operand_roles`).
       footprint_words: the operand's unique words per group ``D``.
       buffer: words of one half of its SRAM ``B``.
       outer_folds, inner_folds: iterations ``O`` and ``I`` of the outer and inner fold loops.
     """
-    checks.one_of("operand_passes", "index", index, ("both", "outer", "inner"))
-    if index == "both":
+    checks.one_of("operand_passes", "role", role, ROLES)
+    if role == "both":
         return 0 * footprint_words + 1    # 1, shaped like the footprint
-    if index == "outer":
-        return select(ceil_div(footprint_words, outer_folds) <= buffer, 1, inner_folds)
-    return select(footprint_words <= buffer, 1, outer_folds)
+    held = holds(role, footprint_words, buffer, outer_folds, inner_folds)
+    return select(held, 1, inner_folds if role == "outer" else outer_folds)
 
 
 def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_order: str,
@@ -117,17 +162,11 @@ def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_or
       fold_order: "col_outer" or "row_outer" (:class:`sim.systolic.mapping.Mapping`).
       buffers: words of one half of the ifmap, filter and ofmap SRAMs (:func:`buffer_words`).
     """
-    checks.one_of("dram_traffic", "dataflow", dataflow, DATAFLOWS)
-    checks.one_of("dram_traffic", "fold_order", fold_order, FOLD_ORDERS)
-    outer = "col" if fold_order == "col_outer" else "row"
-    folds = {"row": schedule.row_folds, "col": schedule.col_folds}
-    outer_folds = folds[outer]
-    inner_folds = folds["row" if outer == "col" else "col"]
+    roles = operand_roles(dataflow, fold_order)
+    outer_folds, inner_folds = outer_inner_folds(schedule, fold_order)
     footprints = (gemm.ifmap_words, gemm.filter_words, gemm.ofmap_words)
-    passes = []
-    for index, footprint, buffer in zip(OPERAND_INDEX[dataflow], footprints, buffers):
-        role = "both" if index == "both" else ("outer" if index == outer else "inner")
-        passes.append(operand_passes(role, footprint, buffer, outer_folds, inner_folds))
+    passes = [operand_passes(role, footprint, buffer, outer_folds, inner_folds)
+              for role, footprint, buffer in zip(roles, footprints, buffers)]
     groups = gemm.groups
     return DramTraffic(
         ifmap_passes=passes[0], filter_passes=passes[1], ofmap_passes=passes[2],
@@ -137,25 +176,97 @@ def dram_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_or
         ofmap_dram_writes=groups * passes[2] * gemm.ofmap_words)
 
 
-def stall_cycles(traffic: DramTraffic, schedule: FoldSchedule, groups,
-                 dram_bandwidth_words_per_cycle):
-    """Cycles the array waits for DRAM in a layer (double-buffered, see the module docstring).
+def slice_units(role: str, footprint_words, outer_folds, inner_folds):
+    """Words of one slice of an operand, in units of ``1 / F`` word (an integer)."""
+    checks.one_of("slice_units", "role", role, ROLES)
+    if role == "both":
+        return footprint_words
+    return footprint_words * (inner_folds if role == "outer" else outer_folds)
+
+
+def _by_position(role: str, held, units, at_outer_edge, at_inner_edge):
+    """Units an operand moves at a fold, when it moves only at an edge of the loop it is
+    indexed by (its first fold for loads, its last for drains) while held, and at every fold
+    otherwise."""
+    if role == "both":
+        return units
+    edge = at_inner_edge if role == "outer" else at_outer_edge
+    return select(held, select(edge, units, 0 * units), units)
+
+
+def fold_loads(roles, held, units, first_outer, first_inner):
+    """Units ``X`` fetched before a fold: missing input slices and partial-sum read-backs.
 
     Args:
-      traffic: the layer's DRAM traffic (:func:`dram_traffic`).
-      schedule: one group's fold schedule.
-      groups: how many times the group's GEMM runs.
-      dram_bandwidth_words_per_cycle: words per cycle, ``> 0``; ``math.inf`` gives zero stalls.
+      roles, held, units: per operand (ifmap, filter, ofmap): its role, whether it is held
+        (:func:`holds`) and its slice in units (:func:`slice_units`).
+      first_outer, first_inner: whether the fold is the first of the outer / of the inner loop.
     """
-    positive = (dram_bandwidth_words_per_cycle > 0
-                if isinstance(dram_bandwidth_words_per_cycle, (int, float))
-                else np.all(np.asarray(dram_bandwidth_words_per_cycle) > 0))
+    loads = 0
+    for operand in (0, 1):
+        loads = loads + _by_position(roles[operand], held[operand], units[operand], first_outer,
+                                     first_inner)
+    role, unit = roles[2], units[2]
+    if role != "both":
+        first_visit = first_inner if role == "outer" else first_outer
+        loads = loads + select(held[2], 0 * unit, select(first_visit, 0 * unit, unit))
+    return loads
+
+
+def fold_drains(roles, held, units, last_outer, last_inner):
+    """Units ``Y`` written back after a fold (finished or spilled ofmap slices); arguments as
+    :func:`fold_loads`, with whether the fold is the last of the outer / of the inner loop."""
+    return _by_position(roles[2], held[2], units[2], last_outer, last_inner)
+
+
+def _loop_classes(iterations):
+    """(first, last, how many) for the first, the last and the middle iterations of a loop."""
+    one = iterations == 1
+    return ((True, one, 0 * iterations + 1),
+            (False, True, select(one, 0 * iterations, 0 * iterations + 1)),
+            (False, False, maximum(0 * iterations, iterations - 2)))
+
+
+def stall_cycles(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_order: str,
+                 buffers: tuple[int, int, int], dram_bandwidth_words_per_cycle):
+    """Cycles the array waits for DRAM in a layer (one fold of look-ahead, module docstring).
+
+    Args:
+      gemm, schedule, dataflow, fold_order, buffers: as :func:`dram_traffic`.
+      dram_bandwidth_words_per_cycle: words per cycle, ``> 0``; ``math.inf`` gives zero stalls.
+
+    Exact (equal to :mod:`sim.systolic.memory_engine`) when the float64 quotients of the ceilings
+    are exact, e.g. for bandwidths that are multiples of a power of two such as 0.25 or 16.
+    """
+    bandwidth = dram_bandwidth_words_per_cycle
+    positive = (bandwidth > 0 if isinstance(bandwidth, (int, float))
+                else np.all(np.asarray(bandwidth) > 0))
     if not positive:
         raise ValueError(f"stall_cycles.dram_bandwidth_words_per_cycle must be > 0, "
-                         f"got {dram_bandwidth_words_per_cycle!r}")
-    bandwidth = dram_bandwidth_words_per_cycle * 1.0
-    words = traffic.total_words // groups
-    folds = schedule.folds
-    fold_words_capacity = folds * schedule.cycles_per_fold * bandwidth
-    exposed = words + (folds - 1) * maximum(0.0, words - fold_words_capacity)
-    return groups * ceil(exposed / (folds * bandwidth))
+                         f"got {bandwidth!r}")
+    roles = operand_roles(dataflow, fold_order)
+    outer_folds, inner_folds = outer_inner_folds(schedule, fold_order)
+    footprints = (gemm.ifmap_words, gemm.filter_words, gemm.ofmap_words)
+    held = [holds(r, d, b, outer_folds, inner_folds)
+            for r, d, b in zip(roles, footprints, buffers)]
+    units = [slice_units(r, d, outer_folds, inner_folds) for r, d in zip(roles, footprints)]
+    units_per_cycle = schedule.folds * (bandwidth * 1.0)
+
+    def cycles(moved_units):
+        return ceil(moved_units / units_per_cycle)
+
+    stall = (cycles(fold_loads(roles, held, units, True, True))
+             + cycles(fold_drains(roles, held, units, True, True)))
+    for first_o, last_o, count_o in _loop_classes(outer_folds):
+        for first_i, last_i, count_i in _loop_classes(inner_folds):
+            # Fold k = (o, i): the next fold and the previous one, across loop boundaries.
+            next_loads = select(last_i,
+                                select(last_o, 0, fold_loads(roles, held, units, False, True)),
+                                fold_loads(roles, held, units, first_o, False))
+            previous_drains = select(first_i,
+                                     select(first_o, 0,
+                                            fold_drains(roles, held, units, False, True)),
+                                     fold_drains(roles, held, units, last_o, False))
+            waiting = maximum(0, cycles(next_loads + previous_drains) - schedule.cycles_per_fold)
+            stall = stall + count_o * count_i * waiting
+    return gemm.groups * stall

@@ -2,6 +2,8 @@
 
 Units: cycles, words (SRAM and DRAM accesses), pJ (energy), seconds (latency), mm^2 (area).
 ``utilization`` is MACs / (PEs * total cycles), SCALE-Sim's "overall utilization" as a fraction.
+``ofmap_sram_reads`` are the partial sums read back to be accumulated (read-modify-write; not in
+SCALE-Sim, which counts the ofmap SRAM's writes only; :func:`sim.systolic.energy.ofmap_sram_reads`).
 Reports are frozen; ``to_dict()`` gives plain JSON-ready values and ``save_json`` writes them.
 """
 
@@ -15,7 +17,7 @@ from sim.systolic.architecture import Accelerator
 from sim.systolic.energy import EnergyBreakdown
 
 _COUNTS = ("compute_cycles", "stall_cycles", "total_cycles", "macs", "folds",
-           "ifmap_sram_reads", "filter_sram_reads", "ofmap_sram_writes",
+           "ifmap_sram_reads", "filter_sram_reads", "ofmap_sram_writes", "ofmap_sram_reads",
            "ifmap_dram_reads", "filter_dram_reads", "ofmap_dram_reads", "ofmap_dram_writes")
 
 
@@ -40,6 +42,7 @@ class LayerReport:
     ifmap_sram_reads: int
     filter_sram_reads: int
     ofmap_sram_writes: int
+    ofmap_sram_reads: int
     ifmap_dram_reads: int
     filter_dram_reads: int
     ofmap_dram_reads: int

@@ -57,28 +57,37 @@ def test_weight_stationary_partial_sums_spill(ofmap_kb, fold_order, ofmap_passes
 
 
 @pytest.mark.parametrize("bandwidth, expected", [
-    # W = 8 * 2048 + 4608 + 16384 = 37376 words over F = 256 folds of L = 72 + 8 + 8 - 2 = 86
-    (4.0, 37),           # hidden but for the first load / last drain: ceil(37376 / 1024)
-    (0.5, 52822),        # (37376 + 255 * (37376 - 256 * 86 * 0.5)) / 128
+    # OS on 8x8, col_outer: O = 8 column folds outer, I = 32 row folds inner, F = 256 folds of
+    # C = 72 + 8 + 8 - 2 = 86 cycles. 1024-word halves: the ifmap (inner, 2048 words) streams 64
+    # words per fold; the filter slice (outer, 576 words) is held and loads at each i = 0; the
+    # ofmap (both) drains 64 words per fold.
+    # bw 4: first load 640 / 4 = 160; a fold before a new column fold moves 576 + 64 + 64 words in
+    # 176 cycles, 90 over C, 7 times; every other fold moves <= 128 words (32 cycles, hidden);
+    # last drain 64 / 4 = 16.   160 + 7 * 90 + 16 = 806
+    (4.0, 806),
+    # bw 0.5: first load 1280; fold 0 moves 64 (128 cycles, 42 over); the 7 folds before a new
+    # column fold 704 (1408, 1322 over); the last fold 64 (42 over); the other 247 folds 128 (256,
+    # 170 over); last drain 128.   1280 + 42 + 7 * 1322 + 42 + 247 * 170 + 128 = 52736
+    (0.5, 52736),
     (math.inf, 0),
 ])
 def test_stall_cycles_by_hand(bandwidth, expected):
-    _, schedule, traffic = _traffic("os", "col_outer", 4, 4, 4)
-    assert int(stall_cycles(traffic, schedule, 1, bandwidth)) == expected
+    gemm, schedule, _ = _traffic("os", "col_outer", 4, 4, 4)
+    assert int(stall_cycles(gemm, schedule, "os", "col_outer", (1024,) * 3, bandwidth)) == expected
 
 
 def test_stall_cycles_rejects_non_positive_bandwidth():
-    _, schedule, traffic = _traffic("os", "col_outer", 4, 4, 4)
+    gemm, schedule, _ = _traffic("os", "col_outer", 4, 4, 4)
     with pytest.raises(ValueError,
                        match="stall_cycles.dram_bandwidth_words_per_cycle must be > 0, got 0"):
-        stall_cycles(traffic, schedule, 1, 0)
+        stall_cycles(gemm, schedule, "os", "col_outer", (1024,) * 3, 0)
 
 
 def test_operand_passes_vectorizes():
     passes = operand_passes("outer", np.array([100, 100, 5000]), np.array([64, 128, 64]),
                             np.array([2, 2, 2]), np.array([7, 7, 7]))
     assert passes.tolist() == [1, 1, 7]
-    with pytest.raises(ValueError, match=r"operand_passes.index must be one of"):
+    with pytest.raises(ValueError, match=r"operand_passes.role must be one of"):
         operand_passes("middle", 1, 1, 1, 1)
 
 
@@ -152,9 +161,10 @@ def test_traffic_and_stalls_vectorize_over_designs(layer, dataflow, fold_order, 
     rows, cols, *buffers, bandwidth = (np.array(column) for column in zip(*designs))
     schedule = fold_schedule(gemm.Sr, gemm.Sc, gemm.T, rows, cols, dataflow)
     traffic = dram_traffic(gemm, schedule, dataflow, fold_order, tuple(buffers))
-    stalls = stall_cycles(traffic, schedule, gemm.groups, bandwidth)
+    stalls = stall_cycles(gemm, schedule, dataflow, fold_order, tuple(buffers), bandwidth)
     for index, (r, c, *buffer, bw) in enumerate(designs):
         one_schedule = fold_schedule(gemm.Sr, gemm.Sc, gemm.T, r, c, dataflow)
         one = dram_traffic(gemm, one_schedule, dataflow, fold_order, tuple(buffer))
         assert tuple(int(np.broadcast_to(field, rows.shape)[index]) for field in traffic) == one
-        assert int(stalls[index]) == stall_cycles(one, one_schedule, gemm.groups, bw)
+        assert int(stalls[index]) == stall_cycles(gemm, one_schedule, dataflow, fold_order,
+                                                  tuple(buffer), bw)
