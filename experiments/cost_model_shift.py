@@ -23,7 +23,7 @@ from dianjax.cost.best_design import best_fold_orders
 from dianjax.cost.relaxed import space_accelerators
 from sim import NETWORKS, Accelerator, get_network, simulate_network
 
-OBJECTIVES = ("latency", "energy", "edp")
+OBJECTIVES = ("latency", "energy", "edp", "edap")
 
 
 def _network_sums(report, orders):
@@ -48,8 +48,9 @@ def best_accelerator(network, objective: str):
     best = None
     for orders in best_fold_orders(report.latency_s, report.energy_pj, axis=1):
         sums = _network_sums(report, orders)
-        score = {"latency": sums["latency_s"], "energy": sums["energy_pj"],
-                 "edp": sums["latency_s"] * sums["energy_pj"]}[objective]
+        edp = sums["latency_s"] * sums["energy_pj"]
+        score = {"latency": sums["latency_s"], "energy": sums["energy_pj"], "edp": edp,
+                 "edap": edp * report.area_mm2[:, 0]}[objective]
         index = int(jnp.argmin(score))
         if best is None or float(score[index]) < best[0]:
             best = (float(score[index]), index, np.asarray(orders[index]))
@@ -67,7 +68,8 @@ def _print_report(title: str, report) -> None:
           f"DRAM words {sum(totals[f] for f in ('ifmap_dram_reads', 'filter_dram_reads', 'ofmap_dram_reads', 'ofmap_dram_writes')):,}\n"
           f"  energy {totals['energy_pj'] / 1e6:.3f} uJ ({parts} uJ)\n"
           f"  latency {totals['latency_s'] * 1e3:.4f} ms, area {totals['area_mm2']:.3f} mm2, "
-          f"EDP {totals['latency_s'] * totals['energy_pj']:.4g} pJ*s")
+          f"EDP {totals['latency_s'] * totals['energy_pj']:.4g} pJ*s, "
+          f"EDAP {totals['latency_s'] * totals['energy_pj'] * totals['area_mm2']:.4g} pJ*s*mm2")
 
 
 def main(argv=None) -> None:
