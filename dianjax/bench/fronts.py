@@ -10,13 +10,14 @@ front point's network, accelerator and test accuracy, so a reader needs neither 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from dianjax.bench.networks import layer_options
 from dianjax.bench.oracle import Problem
-from dianjax.bench.prices import Prices, price_networks
+from dianjax.bench.prices import Prices, StalePricesFile, price_networks, stale_reason
 from dianjax.bench.quality import true_front
 from dianjax.bench.table import BenchTable
 from dianjax.cost.hardware_space import HardwareSpace
@@ -28,12 +29,21 @@ METRICS = ("edp_pj_s", "latency_s", "energy_pj", "area_mm2")  # one true front e
 def table_prices(table: BenchTable, path: str | Path | None = None,
                  hardware: HardwareSpace | None = None) -> Prices:
     """The prices of every pair of ``table`` x ``hardware`` (default space): read from ``path`` if
-    it holds them, else computed (about a minute on a 2-core CPU) and written there."""
+    it holds them for today's cost model, else computed (about a minute on a 2-core CPU) and
+    written there (a cache made by another cost model or file format is replaced, with a note)."""
     space = get_space(table.recipe.space)
     hardware = HardwareSpace() if hardware is None else hardware
+    prices = None
     if path is not None and Path(path).exists():
-        prices = Prices.load(path, space=space, hardware=hardware)
-    else:
+        try:
+            prices = Prices.load(path, space=space, hardware=hardware)
+            reason = stale_reason(prices)
+        except StalePricesFile as error:
+            reason = str(error)
+        if reason is not None:
+            print(f"note: {path}: {reason}; repricing", file=sys.stderr)
+            prices = None
+    if prices is None:
         prices = price_networks(space, hardware, table.networks)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,12 @@ How: every distinct conv of the layer table (the fixed layers and every (layer, 
 evaluated once on every accelerator under every fold order, by one jitted function over chunks of
 accelerators; a network's latency and energy are sums of its convs' figures (a 0/1 matrix product).
 
+A cache of prices is only as good as the cost model that made it: :class:`Prices` keeps a *probe*,
+every conv's figures on the first and the last accelerator, and :func:`stale_reason` recomputes the
+probe with today's cost model, so a change to the memory or energy model is caught on load instead
+of silently scoring strategies against old fronts (:func:`dianjax.bench.fronts.table_prices` then
+reprices).
+
 ``price_s`` is what a search strategy pays per pair it prices (:mod:`dianjax.bench.oracle`): the
 median wall time of one steady-state :func:`dianjax.cost.design_cost` call (64-bit mode) on the
 first network and the first accelerator of the space.
@@ -55,16 +61,26 @@ from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import Metrics
 from dianjax.cost.registry import get_template
 from dianjax.cost.relaxed import space_indices
-from dianjax.nas.search_space import SPACES, LayerTable, SearchSpace, get_space, layer_table
+from dianjax.nas.search_space import (
+    SPACES,
+    LayerTable,
+    SearchSpace,
+    get_space,
+    layer_table,
+)
 from sim import checks
 
-FORMAT_VERSION = 1
-"""Version of the ``.npz`` layout written by :meth:`Prices.save`."""
+FORMAT_VERSION = 2
+"""Version of the ``.npz`` layout written by :meth:`Prices.save` (2: with the cost-model probe)."""
 
 _CHUNK = 1024          # accelerators per jitted call at most (the last chunk is padded)
 _WARMUP_CALLS = 5      # design_cost calls before timing price_s
 _TIMED_CALLS = 50      # design_cost calls timed for price_s (their median)
 _PAIR_ARRAYS = ("latency_s", "energy_pj", "edp_pj_s", "edap_pj_s_mm2")
+
+
+class StalePricesFile(ValueError):
+    """A prices file written in another format version: recompute it."""
 
 
 class _ConvPrices(NamedTuple):
@@ -117,6 +133,8 @@ class Prices:
       latency_s, energy_pj, edp_pj_s, edap_pj_s_mm2: float64[N, A].
       area_mm2: float64[A].
       price_s: seconds charged per priced pair (module docstring).
+      probe: float64[P] the cost model's figures of every conv of the space on the first and the
+        last accelerator (:func:`cost_probe`), to tell a stale cache (module docstring).
     """
 
     space: SearchSpace
@@ -128,6 +146,7 @@ class Prices:
     edp_pj_s: np.ndarray
     edap_pj_s_mm2: np.ndarray
     price_s: float
+    probe: np.ndarray
 
     def __post_init__(self):
         owner = "Prices"
@@ -149,6 +168,7 @@ class Prices:
             if array.shape != expected:
                 raise ValueError(f"{owner}.{field} must have shape {expected}, got {array.shape}")
         checks.number_in(owner, "price_s", self.price_s, 0, math.inf, high_open=True)
+        object.__setattr__(self, "probe", np.asarray(self.probe, np.float64).reshape(-1))
 
     def metric(self, name: str) -> np.ndarray:
         """float64[N, A] of a metric field (:class:`dianjax.cost.Metrics`); the area broadcast."""
@@ -163,7 +183,7 @@ class Prices:
         np.savez(path, format_version=FORMAT_VERSION, space_name=_space_name(self.space),
                  space=json.dumps(dataclasses.asdict(self.space)),
                  hardware=json.dumps(self.hardware.to_dict()), networks=self.networks,
-                 price_s=self.price_s,
+                 price_s=self.price_s, probe=self.probe,
                  **{field: getattr(self, field) for field in (*_PAIR_ARRAYS, "area_mm2")})
 
     @classmethod
@@ -174,7 +194,7 @@ class Prices:
         with np.load(path, allow_pickle=False) as data:
             version = int(data["format_version"])
             if version != FORMAT_VERSION:
-                raise ValueError(f"{path} has prices format version {version}; this code reads "
+                raise StalePricesFile(f"{path} has prices format version {version}; this code reads "
                                  f"version {FORMAT_VERSION}: rebuild it with price_networks")
             stored_space = SearchSpace(**json.loads(str(data["space"])))
             stored_hardware = HardwareSpace.from_config(json.loads(str(data["hardware"])))
@@ -185,7 +205,8 @@ class Prices:
             if hardware is not None and stored_hardware != hardware:
                 raise ValueError(f"{path} holds prices of the hardware space {stored_hardware}, "
                                  f"not of the expected {hardware}")
-            arrays = {field: data[field] for field in (*_PAIR_ARRAYS, "area_mm2", "networks")}
+            arrays = {field: data[field]
+                      for field in (*_PAIR_ARRAYS, "area_mm2", "networks", "probe")}
             return cls(space=stored_space, hardware=stored_hardware,
                        price_s=float(data["price_s"]), **arrays)
 
@@ -247,22 +268,9 @@ def price_networks(space: SearchSpace, hardware: HardwareSpace, networks: np.nda
                          f"got {networks.dtype}{list(networks.shape)}")
     table = layer_table(space)
     convs, member = _membership(table, networks)
-    template = hardware.template
-    tables = template.knob_tables(hardware)
     indices = space_indices(hardware)
-    size = min(_CHUNK, len(indices))
     with jax.enable_x64(True):
-        conv_arrays = template.layer_arrays(convs)
-        orders = np.array([template.mapping_index(c) for c in hardware.mapping_choices], np.int32)
-        price = _conv_prices_jit(template.name)
-        chunks = []
-        for start in tqdm.tqdm(range(0, len(indices), size), disable=not progress, desc="prices",
-                               unit="chunk"):
-            chunk = indices[start:start + size]
-            padded = np.pad(chunk, ((0, size - len(chunk)), (0, 0)), mode="edge")
-            result = price(conv_arrays, template.gather(tables, padded, np), orders)
-            chunks.append(_ConvPrices(*(np.asarray(x)[:len(chunk)] for x in result)))
-        per_conv = _ConvPrices(*(np.concatenate(column) for column in zip(*chunks)))
+        per_conv = _price_convs(convs, hardware, indices, progress)
         price_s = _price_seconds(table, hardware, table.network(networks[0]))
 
     def total(per_accelerator_conv):                  # float[A, C] -> float64[N, A]
@@ -276,4 +284,50 @@ def price_networks(space: SearchSpace, hardware: HardwareSpace, networks: np.nda
         total(per_conv.latency_at_energy) * energy])
     return Prices(space=space, hardware=hardware, networks=networks, latency_s=latency,
                   energy_pj=energy, area_mm2=per_conv.area_mm2, edp_pj_s=edp,
-                  edap_pj_s_mm2=edp * per_conv.area_mm2, price_s=price_s)
+                  edap_pj_s_mm2=edp * per_conv.area_mm2, price_s=price_s,
+                  probe=_probe_of(_ConvPrices(*(np.asarray(x)[[0, -1]] for x in per_conv))))
+
+
+def _price_convs(convs, hardware: HardwareSpace, indices: np.ndarray, progress: bool) -> _ConvPrices:
+    """Every conv's figures (:class:`_ConvPrices`, float64) on the accelerators ``indices`` (choice
+    indices, :func:`space_indices` rows), in jitted chunks; call under 64-bit mode."""
+    template = hardware.template
+    tables = template.knob_tables(hardware)
+    size = min(_CHUNK, len(indices))
+    conv_arrays = template.layer_arrays(convs)
+    orders = np.array([template.mapping_index(c) for c in hardware.mapping_choices], np.int32)
+    price = _conv_prices_jit(template.name)
+    chunks = []
+    for start in tqdm.tqdm(range(0, len(indices), size), disable=not progress, desc="prices",
+                           unit="chunk"):
+        chunk = indices[start:start + size]
+        padded = np.pad(chunk, ((0, size - len(chunk)), (0, 0)), mode="edge")
+        result = price(conv_arrays, template.gather(tables, padded, np), orders)
+        chunks.append(_ConvPrices(*(np.asarray(x)[:len(chunk)] for x in result)))
+    return _ConvPrices(*(np.concatenate(column) for column in zip(*chunks)))
+
+
+def _probe_of(per_conv: _ConvPrices) -> np.ndarray:
+    return np.concatenate([np.asarray(x, np.float64).reshape(-1) for x in per_conv])
+
+
+def cost_probe(space: SearchSpace, hardware: HardwareSpace) -> np.ndarray:
+    """float64[P]: today's cost model on every conv of ``space`` and the first and the last
+    accelerator of ``hardware`` (what :attr:`Prices.probe` holds when the prices are fresh)."""
+    table = layer_table(space)
+    convs = (*table.fixed, *(conv for row in table.choices for op in row for conv in op))
+    indices = space_indices(hardware)[[0, -1]]
+    with jax.enable_x64(True):
+        return _probe_of(_price_convs(convs, hardware, indices, progress=False))
+
+
+def stale_reason(prices: Prices) -> str | None:
+    """Why ``prices`` no longer match today's cost model (its probe differs), or None."""
+    today = cost_probe(prices.space, prices.hardware)
+    if today.shape != prices.probe.shape or not np.allclose(today, prices.probe, rtol=1e-9,
+                                                            atol=0):
+        worst = (np.max(np.abs(today / prices.probe - 1)) if today.shape == prices.probe.shape
+                 else math.inf)
+        return (f"the cost model has changed since these prices were computed (probe figures "
+                f"differ by up to {worst:.3g} relative)")
+    return None

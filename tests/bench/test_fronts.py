@@ -1,5 +1,6 @@
 """The hardware side of a table: problems from table + prices, true fronts stored with the table."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -9,6 +10,7 @@ from dianjax.analysis.front import pareto_front
 from dianjax.bench import recipe
 from dianjax.bench.fronts import METRICS, hardware_section, problem, table_prices
 from dianjax.bench.networks import enumerate_networks
+from dianjax.bench.prices import Prices, stale_reason
 from dianjax.bench.table import BenchTable, load
 from dianjax.cost.hardware_space import HardwareSpace
 from dianjax.nas.search_space import get_space
@@ -77,3 +79,18 @@ def test_a_priced_table_charges_its_recorded_price_on_its_own_hardware_space_onl
     other = table.with_hardware({**hardware_section(table, prices), "price_s": 1.0,
                                  "hardware_space": HardwareSpace().to_dict()})
     assert problem(other, prices, "edp_pj_s").price_s == prices.price_s
+
+
+def test_a_cache_priced_by_another_cost_model_is_repriced(table, tmp_path, capsys):
+    """A prices cache whose probe no longer matches today's cost model (as after a change to the
+    memory or energy model) is recomputed, not read: its doctored figures do not come back."""
+    path = tmp_path / "prices.npz"
+    fresh = table_prices(table, path, hardware=SMALL_HW)
+    assert stale_reason(fresh) is None
+    doctored = dataclasses.replace(fresh, edp_pj_s=fresh.edp_pj_s * 2, probe=fresh.probe * 1.01)
+    doctored.save(path)
+    assert "cost model has changed" in stale_reason(Prices.load(path))
+    again = table_prices(table, path, hardware=SMALL_HW)
+    assert "repricing" in capsys.readouterr().err
+    np.testing.assert_array_equal(again.edp_pj_s, fresh.edp_pj_s)
+    assert stale_reason(Prices.load(path)) is None
