@@ -52,3 +52,14 @@ def test_python_dash_m_sim_runs():
                             capture_output=True, text=True, check=True)
     assert "vgg11 on a 32x32 WS array" in result.stdout
     assert result.stdout.count("\n") > 10
+
+
+def test_memory_model_flag(tmp_path, capsys):
+    assert main(["--network", "resnet20", "--memory-model", "scalesim"]) == 0
+    report = simulate_network(resnet20(), Accelerator(), memory_model="scalesim")
+    total_line = next(line for line in capsys.readouterr().out.splitlines()
+                      if line.startswith("total"))
+    assert f"{report.stall_cycles:,d}" in total_line
+    Accelerator(dram_bandwidth_words_per_cycle=2.5).save(tmp_path / "acc.json")
+    assert main(["--accelerator", str(tmp_path / "acc.json"), "--memory-model", "scalesim"]) == 2
+    assert "not representable in SCALE-Sim's USER mode" in capsys.readouterr().err

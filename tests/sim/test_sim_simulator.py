@@ -2,11 +2,22 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
-from sim import (Accelerator, EnergyTable, Layer, LayerReport, Mapping, Network, NetworkReport,
-                 resnet20, simulate_layer, simulate_network)
+from sim import (
+    Accelerator,
+    EnergyTable,
+    Layer,
+    LayerReport,
+    Mapping,
+    Network,
+    NetworkReport,
+    resnet20,
+    simulate_layer,
+    simulate_network,
+)
 from sim.systolic.energy import accelerator_area_mm2
 
 ACC = Accelerator(rows=8, cols=8, dataflow="ws", ifmap_sram_kb=8, filter_sram_kb=8,
@@ -123,3 +134,35 @@ def test_json_report_round_trips(tmp_path):
 def test_rejects_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+_USER_CASES = json.loads((Path(__file__).parents[1] / "data" /
+                          "scalesim_user_reference.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", [c for c in _USER_CASES if c["per_group"]["stall_cycles"] > 0][:6],
+                         ids=lambda c: f"{c['layer']['name']}-{c['accelerator']['dataflow']}")
+def test_scalesim_memory_model_reports_scalesims_stalls_and_dram(case):
+    """simulate_layer(memory_model="scalesim") carries SCALE-Sim's own USER-mode figures (recorded
+    from SCALE-Sim 3.0.0) into the report; compute cycles and SRAM counts do not change."""
+    layer, acc = Layer.from_dict(case["layer"]), Accelerator.from_dict(case["accelerator"])
+    theirs = simulate_layer(layer, acc, memory_model="scalesim")
+    ours = simulate_layer(layer, acc)
+    expected = {name: layer.groups * case["per_group"][name] for name in
+                ("stall_cycles", "ifmap_dram_reads", "filter_dram_reads", "ofmap_dram_writes")}
+    assert {name: getattr(theirs, name) for name in expected} == expected
+    assert theirs.ofmap_dram_reads == 0                   # SCALE-Sim never reads partial sums back
+    assert theirs.total_cycles == theirs.compute_cycles + theirs.stall_cycles
+    for name in ("compute_cycles", "ifmap_sram_reads", "filter_sram_reads", "ofmap_sram_writes"):
+        assert getattr(theirs, name) == getattr(ours, name), name
+
+
+def test_memory_model_is_checked_before_work():
+    with pytest.raises(ValueError, match=r"simulate_layer.memory_model must be one of "
+                                         r"\['ours', 'scalesim'\], got 'ramulator'"):
+        simulate_layer(Layer.fc("f", 4, 4), ACC, memory_model="ramulator")
+    with pytest.raises(ValueError, match=r"simulate_network.memory_model must be one of"):
+        simulate_network(resnet20(), ACC, memory_model="ramulator")
+    with pytest.raises(ValueError, match="dram_bandwidth_words_per_cycle=2.5 is not representable"):
+        simulate_layer(Layer.fc("f", 4, 4), Accelerator(dram_bandwidth_words_per_cycle=2.5),
+                       memory_model="scalesim")
