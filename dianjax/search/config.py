@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 
 import ml_collections
 import numpy as np
@@ -43,9 +44,16 @@ from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVE_METRICS
 from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
 from dianjax.cost.relaxed import ESTIMATORS, EXACT_LIMIT
-from dianjax.nas.search_space import SPACES, LayerTable, SearchSpace, get_space, layer_table
+from dianjax.nas.search_space import (
+    SPACES,
+    LayerTable,
+    SearchSpace,
+    get_space,
+    layer_table,
+)
 from dianjax.train import schedule_config, validate_schedule
 from sim import checks
+from sim.energy import EnergyTable
 
 MODES = ("joint", "no_hw_loss", "fixed_hw", "fixed_net", "decoupled")
 OBJECTIVES = (*WEIGHTED_METRICS, "weighted")   # an objective by name, or a weighted sum of them
@@ -82,7 +90,9 @@ def base_config() -> ml_collections.ConfigDict:
         # targets: the pair's metric <= target (units of the Metrics field: s, pJ, pJ s,
         # pJ s mm^2, mm^2), a Lagrange multiplier per target (module docstring); 0 = none
         **{f"target_{name}": 0.0 for name in WEIGHTED_METRICS},
-        target_lr=0.05))                  # dual-ascent step of the targets' multipliers
+        target_lr=0.05,                   # dual-ascent step of the targets' multipliers
+        energy_table=""))                 # an EnergyTable JSON (sim.EnergyTable.save; e.g. from
+                                          # an Accelergy ERT); "" = sim's default 45 nm table
     config.search = ml_collections.ConfigDict(dict(
         mode="joint",                     # one of MODES
         warmup_steps=100,                 # weight-only steps before the logits move
@@ -121,10 +131,21 @@ class SearchSetup:
     dataset: data.DatasetInfo
 
     @functools.cached_property
+    def energy_table(self) -> EnergyTable | None:
+        """The per-action table of ``config.cost.energy_table`` (None: sim's default)."""
+        path = self.config.cost.energy_table
+        if not path:
+            return None
+        if not Path(path).is_file():
+            raise ValueError(f"config.cost.energy_table={path!r} is not a file; allowed: an "
+                             "EnergyTable JSON (sim.EnergyTable.save) or '' for the default table")
+        return EnergyTable.load(path)
+
+    @functools.cached_property
     def cost_model(self) -> cost.RelaxedCostModel:
         """The cost model of ``table`` on ``hardware``, prepared once per setup (its enumeration,
         when the exact estimator or the exact hardware derivation needs it, computed once too)."""
-        return cost.prepare(self.table, self.hardware)
+        return cost.prepare(self.table, self.hardware, self.energy_table)
 
     @property
     def hardware_limits(self) -> dict[str, float]:
@@ -287,6 +308,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
     setup = SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),
                        hardware=hardware, dataset=info)
+    _ = setup.energy_table                # read (and checked) before any work
     if targets and setup.cost_model.resolve_estimator("auto") != "exact":
         raise ValueError(f"{', '.join('config.' + t for t in targets)} need a hardware space the "
                          f"cost model can enumerate (at most {EXACT_LIMIT:,} floats per table, "

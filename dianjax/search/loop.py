@@ -30,8 +30,14 @@ from dianjax.metrics_log import MetricsWriter
 from dianjax.nas import gumbel
 from dianjax.search.config import SearchSetup, make_setup
 from dianjax.search.result import RESULT_FILE, finalize, summary_table
-from dianjax.search.steps import (WARMUP, SearchState, init_state, make_optimizers, phase_at,
-                                  search_step)
+from dianjax.search.steps import (
+    WARMUP,
+    SearchState,
+    init_state,
+    make_optimizers,
+    phase_at,
+    search_step,
+)
 
 RUN_INFO_FILE = "run_info.json"
 
@@ -95,7 +101,7 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     seed_key = jax.random.key(config.seed)
     init_key, run_key = jax.random.split(seed_key)
     state = parallel.replicate(init_state(setup, optimizers, init_key), mesh)
-    reference = cost.reference_metrics(setup.table, setup.hardware)
+    reference = cost.reference_metrics(setup.table, setup.hardware, setup.energy_table)
     _write_run_info(setup, workdir, reference)
     steps = {}
 

@@ -44,6 +44,7 @@ from dianjax.nas.search_space import LayerTable
 from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
 from dianjax.search.config import SearchSetup
 from dianjax.search.steps import SearchState, hardware_objective
+from sim.energy import EnergyTable
 from sim.simulator import simulate_network
 from sim.workload import Network
 
@@ -117,11 +118,12 @@ def search_decision(setup: SearchSetup, state: SearchState) -> dict:
     return decision(choices)
 
 
-def simulated_figures(network: Network, design: HardwareDesign,
-                      table: LayerTable) -> dict[str, float]:
-    """The exact simulator's figures of a discrete pair (a derived network of ``table``'s
-    supernet): latency, energy, area, EDP, EDAP, cycles."""
-    report = simulate_network(network, design.accelerator, design.mappings(network, table))
+def simulated_figures(network: Network, design: HardwareDesign, table: LayerTable,
+                      energy_table: EnergyTable | None = None) -> dict[str, float]:
+    """The simulator's figures of a discrete pair (a derived network of ``table``'s supernet):
+    latency, energy, area, EDP, EDAP, cycles; ``energy_table`` None is sim's default."""
+    report = simulate_network(network, design.accelerator, design.mappings(network, table),
+                              energy_table)
     edp = report.energy_pj * report.latency_s
     return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
             "area_mm2": report.area_mm2, "edp_pj_s": edp, "edap_pj_s_mm2": edp * report.area_mm2,
@@ -150,7 +152,7 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
     objective = hardware_objective(setup)
     best = best_design(model, derived.op_indices, objective, reference,
                        limits=setup.derivation_limits, penalty=cost_config.penalty)
-    figures = simulated_figures(network, argmax, setup.table)
+    figures = simulated_figures(network, argmax, setup.table, setup.energy_table)
     argmax_metrics = Metrics(**{field: figures[field] for field in Metrics._fields})
     argmax_score = float(cost.objective(objective, argmax_metrics, reference)
                          + constraint_penalty(argmax_metrics, setup.derivation_limits,
@@ -265,9 +267,9 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         derived, target = network_under_targets(setup, state, reference)
     network = derived.network(batch=setup.config.cost.batch)
     design, derivation = derive_hardware(setup, state, derived, reference, network)
-    simulated = simulated_figures(network, design, setup.table)
-    predicted = {key: float(value) for key, value in cost.design_cost(network, design,
-                                                                       setup.table).items()}
+    simulated = simulated_figures(network, design, setup.table, setup.energy_table)
+    predicted = {key: float(value) for key, value in cost.design_cost(
+        network, design, setup.table, energy_table=setup.energy_table).items()}
     test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None)
     batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)
     result = {

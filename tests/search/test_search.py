@@ -1,5 +1,6 @@
 """The joint search end to end on the embedded digits: validation, phases, loss, lam, resume."""
 
+import dataclasses
 import itertools
 import json
 
@@ -17,7 +18,7 @@ from dianjax.search.result import (DECIDED_PROBABILITY, decision, derive_hardwar
                                    top_choices)
 from dianjax.search.steps import (WARMUP, Phase, init_state, initial_logits, make_optimizers,
                                   phase_at)
-from sim import Accelerator, Network, simulate_network
+from sim import Accelerator, EnergyTable, Network, simulate_network
 
 
 def tiny_config(**overrides):
@@ -273,3 +274,30 @@ def test_cli_refuses_a_bad_final_training_schedule_before_searching(capsys, tmp_
     captured = capsys.readouterr()
     assert "error: config.final_train.label_smoothing must be a number in [0, 1)" in captured.err
     assert captured.out == "" and not any(tmp_path.iterdir())
+
+
+def test_energy_table_from_a_file_prices_search_and_result(tmp_path):
+    """config.cost.energy_table: the relaxed cost, the derivation and the simulated result all use
+    the loaded table (here DRAM at 3x the default energy)."""
+    table = dataclasses.replace(EnergyTable(), dram_energy_pj_per_64bit=3900.0)
+    table.save(tmp_path / "table.json")
+    result = run_search(tiny_config(**{"cost.energy_table": repr(str(tmp_path / "table.json"))}),
+                        tmp_path / "run")
+    network = Network.from_dict(result["network"]["sim_network"])
+    accelerator = Accelerator.from_dict(result["hardware"]["accelerator"])
+    mine = simulate_network(network, accelerator, energy_table=table).energy
+    default = simulate_network(network, accelerator).energy
+    assert mine.dram_pj == pytest.approx(3 * default.dram_pj)
+    assert result["simulated"]["energy_pj"] > default.total_pj
+    assert abs(result["relative_error"]["energy_pj"]) < 1e-5   # cost model priced the same table
+
+
+def test_bad_energy_table_fails_before_any_work(tmp_path):
+    from dianjax.config import apply_override
+    (tmp_path / "bad.json").write_text('{"dram_energy_pj": 1300.0}')
+    for value, message in ((str(tmp_path / "missing.json"), r"is not a file; allowed: an "),
+                           (str(tmp_path / "bad.json"), r"unknown field\(s\) \['dram_energy_pj'\]")):
+        config = tiny_config()
+        apply_override(config, f"cost.energy_table={value!r}")
+        with pytest.raises(ValueError, match=message):
+            make_setup(config)
