@@ -185,7 +185,7 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
     for index, (network, design) in enumerate(tqdm.tqdm(pairs, desc=f"random pairs, seed {seed}",
                                                         unit="pair", disable=None)):
         sim_network = network.network(batch=config.cost.batch)
-        figures = simulated_figures(sim_network, design, setup.table)
+        figures = simulated_figures(sim_network, design, setup.table, setup.energy_table)
         row = dict.fromkeys(pareto.ROW_COLUMNS)
         row.update(run=f"random/seed{seed}/pair{index}", method="random", seed=seed,
                    ops=" ".join(network.op_names),
