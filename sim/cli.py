@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.energy import EnergyTable
 from sim.networks import NETWORKS, get_network
 from sim.simulator import simulate_network
 from sim.systolic.architecture import Accelerator
@@ -69,6 +70,9 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--memory-model", default=MEMORY_MODELS[0], choices=MEMORY_MODELS,
                         help="DRAM traffic and stalls: ours (analytical, default) or scalesim "
                              "(SCALE-Sim 3.0.0's USER-bandwidth buffers)")
+    parser.add_argument("--energy-table", default=None, metavar="PATH",
+                        help="an EnergyTable JSON (sim.EnergyTable.save) instead of the default "
+                             "45 nm table")
     parser.add_argument("--json", default=None, metavar="PATH",
                         help="also write the full report (per layer and totals) as JSON")
     return parser
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         network = load_network(args.network, args.batch)
         accelerator = Accelerator.load(args.accelerator) if args.accelerator else Accelerator()
+        table = EnergyTable.load(args.energy_table) if args.energy_table else None
         if args.json is not None and not Path(args.json).parent.is_dir():
             raise ValueError(f"--json {args.json!r}: folder {str(Path(args.json).parent)!r} "
                              "does not exist")
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        report = simulate_network(network, accelerator, memory_model=args.memory_model)
+        report = simulate_network(network, accelerator, energy_table=table,
+                                  memory_model=args.memory_model)
     except ValueError as error:     # e.g. an accelerator SCALE-Sim's model cannot represent
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from dianjax.cli import main as dianjax_main
-from sim import Accelerator, mobilenetv2, resnet20, simulate_network
+from sim import Accelerator, EnergyTable, mobilenetv2, resnet20, simulate_network
 from sim.cli import main
 
 
@@ -63,3 +63,17 @@ def test_memory_model_flag(tmp_path, capsys):
     Accelerator(dram_bandwidth_words_per_cycle=2.5).save(tmp_path / "acc.json")
     assert main(["--accelerator", str(tmp_path / "acc.json"), "--memory-model", "scalesim"]) == 2
     assert "not representable in SCALE-Sim's USER mode" in capsys.readouterr().err
+
+
+def test_energy_table_flag(tmp_path, capsys):
+    table = EnergyTable(dram_energy_pj_per_64bit=2600.0)
+    table.save(tmp_path / "table.json")
+    assert main(["--energy-table", str(tmp_path / "table.json"), "--json",
+                 str(tmp_path / "out.json")]) == 0
+    data = json.loads((tmp_path / "out.json").read_text())
+    expected = simulate_network(resnet20(), Accelerator(), energy_table=table)
+    assert data["totals"]["energy_pj"] == expected.energy_pj
+    assert expected.energy_pj > simulate_network(resnet20(), Accelerator()).energy_pj
+    (tmp_path / "bad.json").write_text('{"dram_pj": 1}')
+    assert main(["--energy-table", str(tmp_path / "bad.json")]) == 2
+    assert "unknown field(s) ['dram_pj']" in capsys.readouterr().err
