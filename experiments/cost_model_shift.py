@@ -2,8 +2,8 @@
 
     python experiments/cost_model_shift.py [--network resnet20] [--objective edp]
 
-Enumerates the default hardware space (12,288 systolic accelerators, :class:`dianjax.cost.HardwareSpace`)
-for a reference network with the benchmark's mapping rule (per conv the fold order of least
+Enumerates the default hardware space (12,288 systolic accelerators,
+:class:`dianjax.cost.HardwareSpace`) for a reference network with the benchmark's mapping rule (per conv the fold order of least
 latency, least energy or least latency x energy, :func:`dianjax.cost.best_design.best_fold_orders`),
 and prints the accelerator of least objective with its cycles, DRAM words, energy by component,
 latency, area and EDP, plus the same figures on the default ``sim.Accelerator()``. Run it at two
@@ -20,8 +20,8 @@ import numpy as np
 
 from dianjax import cost
 from dianjax.cost.best_design import best_fold_orders
-from dianjax.cost.relaxed import space_accelerators
-from sim import NETWORKS, Accelerator, get_network, simulate_network
+from dianjax.cost.relaxed import space_accelerators, space_indices
+from sim import FOLD_ORDERS, NETWORKS, Accelerator, Mapping, get_network, simulate_network
 
 OBJECTIVES = ("latency", "energy", "edp", "edap")
 
@@ -55,7 +55,7 @@ def best_accelerator(network, objective: str):
         if best is None or float(score[index]) < best[0]:
             best = (float(score[index]), index, np.asarray(orders[index]))
     _, index, orders = best
-    accelerator = list(space.accelerators())[index]
+    accelerator = space.accelerator(dict(zip(space.knobs, space_indices(space)[index].tolist())))
     return index, accelerator, orders
 
 
@@ -65,7 +65,7 @@ def _print_report(title: str, report) -> None:
     parts = ", ".join(f"{name} {value / 1e6:.3f}" for name, value in energy.items()
                       if name.endswith("_pj") and name not in ("total_pj", "sram_pj"))
     print(f"{title}\n  cycles {totals['total_cycles']:,} (stall {totals['stall_cycles']:,}), "
-          f"DRAM words {sum(totals[f] for f in ('ifmap_dram_reads', 'filter_dram_reads', 'ofmap_dram_reads', 'ofmap_dram_writes')):,}\n"
+          f"DRAM words {report.dram_words:,}\n"
           f"  energy {totals['energy_pj'] / 1e6:.3f} uJ ({parts} uJ)\n"
           f"  latency {totals['latency_s'] * 1e3:.4f} ms, area {totals['area_mm2']:.3f} mm2, "
           f"EDP {totals['latency_s'] * totals['energy_pj']:.4g} pJ*s, "
@@ -79,7 +79,6 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     network = get_network(args.network)
     index, accelerator, orders = best_accelerator(network, args.objective)
-    from sim import FOLD_ORDERS, Mapping
     mappings = {layer.name: Mapping(FOLD_ORDERS[int(o)]) for layer, o in zip(network, orders)}
     _print_report(f"{args.network}, least {args.objective} of the default space: #{index} "
                   f"{accelerator.to_dict()}", simulate_network(network, accelerator, mappings))

@@ -125,11 +125,16 @@ class EnergyTable:
         """Width of a partial sum: a full product (``2 * word_bits``) plus the guard bits."""
         return 2 * word_bits + self.accumulator_guard_bits
 
+    def _multiplier_and_adder(self, multiplier, adder, word_bits):
+        """A ``word_bits`` multiplier's figure (quadratic in width) plus the accumulator-wide
+        adder's (linear), from their figures at ``reference_bits``."""
+        return (multiplier * (word_bits / self.reference_bits) ** 2
+                + adder * self.accumulator_bits(word_bits) / self.reference_bits)
+
     # -- energy per action, pJ -----------------------------------------------------------------
     def mac_energy_pj(self, word_bits):
         """One multiply (``word_bits`` wide) accumulated by the accumulator-wide adder."""
-        return (self.mult_energy_pj * (word_bits / self.reference_bits) ** 2
-                + self.add_energy_pj * self.accumulator_bits(word_bits) / self.reference_bits)
+        return self._multiplier_and_adder(self.mult_energy_pj, self.add_energy_pj, word_bits)
 
     def register_energy_pj(self, word_bits):
         """One PE register access of one word."""
@@ -151,8 +156,7 @@ class EnergyTable:
     # -- leakage -------------------------------------------------------------------------------
     def pe_leakage_uw(self, word_bits):
         """Static power of one processing element: its multiplier and accumulator-wide adder."""
-        return (self.mult_leakage_uw * (word_bits / self.reference_bits) ** 2
-                + self.add_leakage_uw * self.accumulator_bits(word_bits) / self.reference_bits)
+        return self._multiplier_and_adder(self.mult_leakage_uw, self.add_leakage_uw, word_bits)
 
     def leakage_pj_per_cycle(self, num_pes, word_bits, sram_kb, clock_mhz):
         """Energy leaked per clock cycle by ``num_pes`` PEs and ``sram_kb`` KiB of SRAM at
@@ -163,8 +167,7 @@ class EnergyTable:
     # -- area, mm^2 ----------------------------------------------------------------------------
     def pe_area_mm2(self, word_bits):
         """One processing element: multiplier, accumulator-wide adder and its word registers."""
-        um2 = (self.mult_area_um2 * (word_bits / self.reference_bits) ** 2
-               + self.add_area_um2 * self.accumulator_bits(word_bits) / self.reference_bits
+        um2 = (self._multiplier_and_adder(self.mult_area_um2, self.add_area_um2, word_bits)
                + self.pe_register_words * word_bits * self.register_area_um2_per_bit)
         return um2 / _UM2_PER_MM2
 

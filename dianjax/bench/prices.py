@@ -211,13 +211,18 @@ class Prices:
                        price_s=float(data["price_s"]), **arrays)
 
 
+def _all_convs(table: LayerTable) -> tuple:
+    """Every distinct conv of ``table``: the fixed layers, then every (layer, op) conv."""
+    return (*table.fixed, *(conv for row in table.choices for op in row for conv in op))
+
+
 def _membership(table: LayerTable, networks: np.ndarray) -> tuple[tuple, np.ndarray]:
     """Every distinct conv of ``table`` and float64[N, C]: 1 where network n runs conv c.
 
     ValueError for an unavailable op (from :meth:`LayerTable.network`) or a network with two convs
     in one mapping slot (the per-conv fold-order choice needs one conv per slot).
     """
-    convs = (*table.fixed, *(conv for row in table.choices for op in row for conv in op))
+    convs = _all_convs(table)
     index = {conv.name: c for c, conv in enumerate(convs)}
     member = np.zeros((len(networks), len(convs)), np.float64)
     for n, row in enumerate(networks):
@@ -314,8 +319,7 @@ def _probe_of(per_conv: _ConvPrices) -> np.ndarray:
 def cost_probe(space: SearchSpace, hardware: HardwareSpace) -> np.ndarray:
     """float64[P]: today's cost model on every conv of ``space`` and the first and the last
     accelerator of ``hardware`` (what :attr:`Prices.probe` holds when the prices are fresh)."""
-    table = layer_table(space)
-    convs = (*table.fixed, *(conv for row in table.choices for op in row for conv in op))
+    convs = _all_convs(layer_table(space))
     indices = space_indices(hardware)[[0, -1]]
     with jax.enable_x64(True):
         return _probe_of(_price_convs(convs, hardware, indices, progress=False))

@@ -11,9 +11,9 @@ jit/vmap-friendly functions of plain arrays:
 The convention is SCALE-Sim's (see :mod:`sim.systolic.lowering`): a conv group is an
 ``S_r x S_c x T`` GEMM cut into ``ceil(S_r / rows) * ceil(S_c / cols)`` folds; DRAM traffic and
 stalls follow the double-buffered slice model of :mod:`sim.systolic.memory` (its per-fold-class
-closed form), energy and area the :class:`sim.EnergyTable`. The dataflow is an index into :data:`sim.DATAFLOWS` and the
-fold order an index into :data:`sim.FOLD_ORDERS`, so that one compiled function serves every
-accelerator of a design space.
+closed form), energy and area the :class:`sim.EnergyTable`. The dataflow is an index into
+:data:`sim.DATAFLOWS` and the fold order an index into :data:`sim.FOLD_ORDERS`, so that one
+compiled function serves every accelerator of a design space.
 
 Units: cycles, words (SRAM and DRAM accesses), pJ, seconds, mm^2, KiB (SRAM sizes), words per cycle
 (``dram_bandwidth_words_per_cycle``).
@@ -398,18 +398,21 @@ def _stall_per_group(roles, outer_folds, inner_folds, folds, per_fold, bandwidth
         return ((True, one, 1.0), (False, True, jnp.where(one, 0.0, 1.0)),
                 (False, False, jnp.maximum(0.0, iterations - 2.0)))
 
-    stall = cycles(_fold_loads(roles, True, True)) + cycles(_fold_drains(roles, True, True))
+    flags = ((True, True), (True, False), (False, True), (False, False))
+    loads = {f: _fold_loads(roles, *f) for f in flags}
+    drains = {f: _fold_drains(roles, *f) for f in flags}
+    stall = cycles(loads[True, True]) + cycles(drains[True, True])
+    inner_classes = classes(inner_folds)
     for first_o, last_o, count_o in classes(outer_folds):
-        for first_i, last_i, count_i in classes(inner_folds):
-            next_loads = jnp.where(last_i, jnp.where(last_o, 0.0, _fold_loads(roles, False, True)),
-                                   _fold_loads(roles, first_o, False))
+        for first_i, last_i, count_i in inner_classes:
+            next_loads = jnp.where(last_i, jnp.where(last_o, 0.0, loads[False, True]),
+                                   loads[first_o, False])
             previous_drains = jnp.where(
-                first_i, jnp.where(first_o, 0.0, _fold_drains(roles, False, True)),
-                _fold_drains(roles, last_o, False))
+                first_i, jnp.where(first_o, 0.0, drains[False, True]),
+                jnp.where(last_o, drains[True, False], drains[False, False]))
             waiting = jnp.maximum(0.0, cycles(next_loads + previous_drains) - per_fold)
             stall = stall + count_o * count_i * waiting
     return stall
-
 
 _SUMMED = ("compute_cycles", "stall_cycles", "total_cycles", "macs", "mac_pj", "register_pj",
            "ifmap_sram_pj", "filter_sram_pj", "ofmap_sram_pj", "dram_pj", "dram_interface_pj",

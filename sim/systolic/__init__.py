@@ -24,5 +24,5 @@ TEMPLATE = Template(name="systolic", architecture=Accelerator, mapping=Mapping,
                     simulate_layer=simulate_layer, network_report=NetworkReport,
                     memory_models=MEMORY_MODELS)
 
-__all__ = ["DATAFLOWS", "FOLD_ORDERS", "MAPPINGS", "MEMORY_MODELS", "TEMPLATE", "Accelerator", "LayerReport",
-           "Mapping", "NetworkReport"]
+__all__ = ["DATAFLOWS", "FOLD_ORDERS", "MAPPINGS", "MEMORY_MODELS", "TEMPLATE", "Accelerator",
+           "LayerReport", "Mapping", "NetworkReport"]

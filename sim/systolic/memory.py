@@ -255,30 +255,21 @@ def stall_cycles(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_or
     def cycles(moved_units):
         return ceil(moved_units / units_per_cycle)
 
-    # X and Y at each (first|last of the outer loop, first|last of the inner loop); a flag may be
-    # an array (a loop of one iteration is both first and last).
+    # X and Y at each (first of the outer loop, first of the inner loop), resp. (last, last).
     flags = ((True, True), (True, False), (False, True), (False, False))
     loads = {f: fold_loads(roles, held, units, *f) for f in flags}
     drains = {f: fold_drains(roles, held, units, *f) for f in flags}
 
-    def at(table, outer_flag, inner_flag):
-        if not isinstance(outer_flag, bool):
-            return select(outer_flag, at(table, True, inner_flag), at(table, False, inner_flag))
-        if not isinstance(inner_flag, bool):
-            return select(inner_flag, at(table, outer_flag, True), at(table, outer_flag, False))
-        return table[outer_flag, inner_flag]
-
     stall = cycles(loads[True, True]) + cycles(drains[True, True])
+    inner_classes = _loop_classes(inner_folds)
     for first_o, last_o, count_o in _loop_classes(outer_folds):
-        for first_i, last_i, count_i in _loop_classes(inner_folds):
-            count = count_o * count_i
-            if isinstance(count, int) and count == 0:    # an empty class (scalar path)
-                continue
-            # Fold k = (o, i): the next fold and the previous one, across loop boundaries.
+        for first_i, last_i, count_i in inner_classes:
+            # Fold k = (o, i): the next fold and the previous one, across loop boundaries. Only
+            # ``last_o`` may be an array (a loop of one iteration is both first and last).
             next_loads = select(last_i, select(last_o, 0, loads[False, True]),
                                 loads[first_o, False])
             previous_drains = select(first_i, select(first_o, 0, drains[False, True]),
-                                     at(drains, last_o, False))
+                                     select(last_o, drains[True, False], drains[False, False]))
             waiting = maximum(0, cycles(next_loads + previous_drains) - schedule.cycles_per_fold)
-            stall = stall + count * waiting
+            stall = stall + count_o * count_i * waiting
     return gemm.groups * stall

@@ -97,9 +97,7 @@ def fold_traffic(gemm: GemmShape, schedule: FoldSchedule, dataflow: str, fold_or
                 if operand == "ofmap":
                     drains[k][operand] += size
                     written.add(s)
-            if footprint > buffer:              # only slices reused next may stay
-                resident &= {s}
-            assert sum(size for _ in resident) <= buffer or not resident
+            assert not resident or len(resident) * size <= buffer      # what stays fits a half
     return loads, drains
 
 

@@ -82,6 +82,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim import checks
+from sim.arith import ceil_div
 from sim.systolic.architecture import Accelerator
 from sim.systolic.mapping import Mapping
 from sim.workload import Layer
@@ -196,8 +197,8 @@ def _operand_matrices(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def _tiles(matrix: np.ndarray, height: int, width: int) -> np.ndarray:
     """``matrix`` cut into ``height x width`` tiles (padded with -1), as (tile, h, w); tile index
     = tile_row * tiles_per_row + tile_col."""
-    rows = -(-matrix.shape[0] // height) * height
-    cols = -(-matrix.shape[1] // width) * width
+    rows = ceil_div(matrix.shape[0], height) * height
+    cols = ceil_div(matrix.shape[1], width) * width
     padded = np.full((rows, cols), -1, dtype=np.int64)
     padded[:matrix.shape[0], :matrix.shape[1]] = matrix
     return (padded.reshape(rows // height, height, cols // width, width)
@@ -242,7 +243,7 @@ def _streams(ifmap: np.ndarray, filt: np.ndarray, ofmap: np.ndarray, ar: int, ac
     pixels, window = ifmap.shape
     filters = filt.shape[1]
     if dataflow == "os":
-        n_fr, n_fc = -(-pixels // ar), -(-filters // ac)
+        n_fr, n_fc = ceil_div(pixels, ar), ceil_div(filters, ac)
         fr, fc = np.tile(np.arange(n_fr), n_fc), np.repeat(np.arange(n_fc), n_fr)
         fold_rows = window + ar + ac - 2
         if_blocks = _column_blocks(ifmap.T, ar)
@@ -254,7 +255,7 @@ def _streams(ifmap: np.ndarray, filt: np.ndarray, ofmap: np.ndarray, ar: int, ac
         prefetch_if = _anti_diagonal(if_blocks.reshape(-1, ar))
         prefetch_f = _anti_diagonal(f_blocks.reshape(-1, ac))
     elif dataflow == "ws":
-        n_fr, n_fc = -(-window // ar), -(-filters // ac)
+        n_fr, n_fc = ceil_div(window, ar), ceil_div(filters, ac)
         fr, fc = np.tile(np.arange(n_fr), n_fc), np.repeat(np.arange(n_fc), n_fr)
         fold_rows = 2 * ar + ac + pixels - 2
         if_blocks = _column_blocks(ifmap, ar)
@@ -264,7 +265,7 @@ def _streams(ifmap: np.ndarray, filt: np.ndarray, ofmap: np.ndarray, ar: int, ac
         prefetch_if = _anti_diagonal(if_blocks.reshape(-1, ar))
         prefetch_f = _column_blocks(filt, ac).reshape(-1)
     else:  # "is"
-        n_fr, n_fc = -(-window // ar), -(-pixels // ac)
+        n_fr, n_fc = ceil_div(window, ar), ceil_div(pixels, ac)
         fr, fc = np.tile(np.arange(n_fr), n_fc), np.repeat(np.arange(n_fc), n_fr)
         fold_rows = 2 * ar + ac + filters - 2
         f_blocks = _column_blocks(filt.T, ar)
@@ -288,16 +289,16 @@ class _ReadBuffer:
     """
 
     def __init__(self, prefetch: np.ndarray, demand: np.ndarray, sram_words: int, bandwidth: int):
-        active = -(-sram_words // 2)
+        active = ceil_div(sram_words, 2)
         fetch_words = sram_words - active
-        fetch_lines = -(-fetch_words // bandwidth)
+        fetch_lines = ceil_div(fetch_words, bandwidth)
         self.cycles_per_prefetch = fetch_lines + 1
-        first_fill = min(-(-active // bandwidth), -(-prefetch.size // bandwidth)) * bandwidth
+        first_fill = min(ceil_div(active, bandwidth), ceil_div(prefetch.size, bandwidth)) * bandwidth
         sequence = prefetch[prefetch >= 0]
         flat = demand.reshape(-1)
         valid = np.flatnonzero(flat >= 0)
         rows, addresses = valid // demand.shape[1], flat[valid]
-        jump_at, jumps = _prefetch_jumps(sequence, addresses, -(-sram_words // 100), active,
+        jump_at, jumps = _prefetch_jumps(sequence, addresses, ceil_div(sram_words, 100), active,
                                          fetch_words)
         event_rows = rows[jump_at]
         self.event_rows, starts = np.unique(event_rows, return_index=True)
@@ -332,8 +333,8 @@ def _prefetch_jumps(sequence: np.ndarray, addresses: np.ndarray, line_words: int
     ``k' = ceil((u - A + 1) / P)`` (A >= P, so that window exists and holds ``u``).
     """
     n_lines = sequence.size // line_words + 1
-    A = min(n_lines, -(-active // line_words))
-    P = min(n_lines - A, -(-fetch_words // line_words))
+    A = min(n_lines, ceil_div(active, line_words))
+    P = min(n_lines - A, ceil_div(fetch_words, line_words))
     if P == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     keys = np.unique(sequence * n_lines + np.arange(sequence.size) // line_words)
@@ -362,7 +363,7 @@ def _prefetch_jumps(sequence: np.ndarray, addresses: np.ndarray, line_words: int
         chunk = max(64, 2 * int(misses[0]))
         past = window + A
         u = past + int(distance(addresses[t:t + 1], past % n_lines)[0])
-        k_next = -(-(u - A + 1) // P)
+        k_next = ceil_div(u - A + 1, P)
         jump_at.append(t)
         jumps.append(k_next - k)
         k, t = k_next, t + 1
@@ -379,11 +380,11 @@ class _WriteBuffer:
 
     def __init__(self, words_per_row: np.ndarray, sram_words: int, bandwidth: int):
         self.row_start = np.concatenate(([0], np.cumsum(words_per_row)))
-        self.drain_words = sram_words - -(-sram_words // 2)
+        self.drain_words = sram_words - ceil_div(sram_words, 2)
         self.free = sram_words
         self.trigger_free = sram_words - self.drain_words
         self.bandwidth = bandwidth
-        self.drain_lines = -(-self.drain_words // bandwidth)
+        self.drain_lines = ceil_div(self.drain_words, bandwidth)
         self.written = 0
         self.lines = self.drained = self.open_words = 0
         self.partial: dict[int, int] = {}
