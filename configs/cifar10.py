@@ -20,12 +20,14 @@ def get_config():
     config.data.val_fraction = 0.5
     config.data.batch_size = 128
     config.data.eval_batch_size = 500
+    config.data.workers = -1            # one grain worker per core less one
     config.hardware.rows = (8, 16, 32, 64, 128)
     config.hardware.cols = (8, 16, 32, 64, 128)
     config.hardware.ifmap_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.filter_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.ofmap_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.dram_bandwidth_words_per_cycle = (8.0, 16.0, 32.0, 64.0)
+    config.search.remat = True            # recompute each layer in the backward pass (docstring)
     config.search.warmup_steps = 10 * STEPS_PER_EPOCH
     config.search.steps = 40 * STEPS_PER_EPOCH
     config.search.temperature_initial = 5.0

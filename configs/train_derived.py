@@ -14,6 +14,10 @@ def get_config():
     config = schedule_config()         # num_epochs, batch_size, learning_rate, weight_decay, ...
     config.dataset = "digits"          # a name of dianjax.data.DATASETS
     config.data_dir = ""               # tfds data dir; "" = tfds's default
+    config.workers = 0                 # grain worker processes preparing batches; 0 = a
+    #                                    background thread, -1 = one per core less one
+    config.decoded_cache = ""          # fixed-size tfds data decoded once into this folder;
+    #                                    "" = ~/.cache/dianjax/decoded, "off" = never
     config.space = "quickstart"        # a name of dianjax.nas.search_space.SPACES
     config.ops = ("mb_k3_e3", "mb_k3_e3", "mb_k5_e3", "mb_k3_e3")  # one op per searchable layer
     config.seed = 0

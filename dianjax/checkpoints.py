@@ -35,8 +35,11 @@ def _changed_keys(saved: Mapping, current: Mapping, prefix: str = "") -> list[st
 
 
 def check_same_config(config: ml_collections.ConfigDict | Mapping, workdir: str | Path,
-                      filename: str = CONFIG_FILE) -> None:
+                      filename: str = CONFIG_FILE, free: tuple[str, ...] = ()) -> None:
     """Refuses ``workdir`` if its ``filename`` records a config other than ``config``.
+
+    ``free``: dotted keys that may change between the parts of a run because they change how it
+    is computed, never what (e.g. the number of input worker processes).
 
     Raises:
       ValueError: naming every changed key by its dotted path (e.g. ``search.steps``).
@@ -44,7 +47,8 @@ def check_same_config(config: ml_collections.ConfigDict | Mapping, workdir: str 
     path = Path(workdir) / filename
     if not path.is_file():
         return
-    changed = _changed_keys(json.loads(path.read_text()), _as_json(config))
+    changed = [key for key in _changed_keys(json.loads(path.read_text()), _as_json(config))
+               if key not in free]
     if changed:
         raise ValueError(f"{workdir} holds a run of a different config (changed: {changed}); "
                          "resume with the same config or pick another directory")

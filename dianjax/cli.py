@@ -79,10 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {name!r}; allowed: {sorted(_COMMANDS)}\n\n{_usage()}",
               file=sys.stderr)
         return 2
-    if use_cache and name not in _NO_JAX:
-        from dianjax import compile_cache  # noqa: PLC0415
+    if name not in _NO_JAX:
+        from dianjax import compile_cache, distributed
 
-        compile_cache.enable(compile_cache.default_dir())
+        if use_cache:
+            compile_cache.enable(compile_cache.default_dir())
+        try:   # before any other JAX call: a multi-host launch joins its cluster here
+            distributed.initialize()
+        except ValueError as error:
+            return report_error(error)
     module = importlib.import_module(_COMMANDS[name][0])
     return module.main(rest, prog=f"dianjax {name}")
 

@@ -22,10 +22,16 @@ def _jsonable(value):
 
 
 class MetricsWriter:
-    """Appends ``{"step": s, **metrics}`` records; scalars also go to TensorBoard under ``tb/``."""
+    """Appends ``{"step": s, **metrics}`` records; scalars also go to TensorBoard under ``tb/``.
 
-    def __init__(self, workdir: str | Path, resume_step: int = 0):
+    ``enabled=False`` writes nothing (the processes other than process 0 of a multi-host run).
+    """
+
+    def __init__(self, workdir: str | Path, resume_step: int = 0, enabled: bool = True):
         self.path = Path(workdir) / METRICS_FILE
+        self.enabled = enabled
+        if not enabled:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept = [r for r in read_metrics(self.path) if r["step"] <= resume_step] if resume_step else []
         self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -34,6 +40,8 @@ class MetricsWriter:
                                  purge_step=resume_step + 1 if resume_step else None)
 
     def write(self, step: int, metrics: Mapping[str, object]) -> None:
+        if not self.enabled:
+            return
         record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
@@ -42,6 +50,8 @@ class MetricsWriter:
                 self._tb.add_scalar(name, value, step)
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self._file.close()
         self._tb.close()
 

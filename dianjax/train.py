@@ -4,7 +4,7 @@ The recipe of the NAS literature's final training (e.g. FBNet, DARTS): SGD with 
 cosine learning-rate decay to zero over the whole run (per step), L2 weight decay on convolution and
 dense kernels only (not on batch-norm scales or biases), and cross-entropy with label smoothing
 (Szegedy et al. 2016). Steps are pure and jitted, ``(state, batch) -> (state, metrics)``, as in the
-Flax ImageNet example; the loop around them does data, logging (``metrics.jsonl`` + TensorBoard),
+Flax ImageNet example; the loop around them does data (:mod:`dianjax.input_pipeline`), logging (``metrics.jsonl`` + TensorBoard),
 orbax checkpoints and the tqdm progress bar. Batches are sharded over all devices
 (:mod:`dianjax.parallel`), and a run resumes bit-exactly from its last checkpoint in ``workdir``
 because a batch is a pure function of ``(seed, step)``.
@@ -29,7 +29,7 @@ import tqdm
 from flax import linen as nn
 from flax.training import train_state
 
-from dianjax import data, parallel
+from dianjax import data, distributed, input_pipeline, parallel
 from dianjax.checkpoints import check_same_config, restore_latest, write_config
 from dianjax.metrics_log import MetricsWriter
 from dianjax.nas.search_space import SPACES, get_space
@@ -108,8 +108,8 @@ def evaluate(eval_fn, state: TrainState, dataset: data.Dataset, batch_size: int,
              mesh) -> dict[str, float]:
     """Accuracy and mean loss of ``state`` over every example of ``dataset``."""
     totals = {"loss_sum": 0.0, "correct": 0.0, "count": 0.0}
-    for batch in dataset.eval_batches(batch_size):
-        sums = eval_fn(state, parallel.shard_batch(batch, mesh))
+    for batch in dataset.eval_batches(batch_size, parallel.host_part()):
+        sums = eval_fn(state, parallel.global_batch(batch, mesh))
         totals = {k: totals[k] + float(sums[k]) for k in totals}
     return {"accuracy": totals["correct"] / totals["count"],
             "loss": totals["loss_sum"] / totals["count"]}
@@ -155,6 +155,7 @@ def _validate(config: ml_collections.ConfigDict) -> None:
                       high_open=True)
     checks.non_negative_int("config", "split_seed", config.split_seed)
     checks.number_in("config", "momentum", config.momentum, 0, 1, high_open=True)
+    input_pipeline.resolve_workers("config", "workers", config.workers)
 
 
 def derived_from_config(config: ml_collections.ConfigDict) -> DerivedNetwork:
@@ -193,11 +194,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """
     derived = derived_from_config(config)
     workdir = Path(workdir)
-    check_same_config(config, workdir)
+    check_same_config(config, workdir, free=input_pipeline.HOW_NOT_WHAT)
     split = config.eval_split
     train_split, eval_data_split = EVAL_SPLITS[split]
-    splits = dict(data_dir=config.data_dir or None, val_fraction=config.val_fraction,
-                  split_seed=config.split_seed)
+    splits = {"data_dir": config.data_dir or None, "val_fraction": config.val_fraction,
+              "split_seed": config.split_seed,
+              "decoded_cache": data.resolve_decoded_cache(config.decoded_cache)}
     train_data = data.load(config.dataset, train_split, **splits)
     eval_data = data.load(config.dataset, eval_data_split, **splits)
     mesh = parallel.make_mesh()
@@ -205,8 +207,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     parallel.check_batch_size(config.eval_batch_size, mesh)
     steps_per_epoch = train_data.steps_per_epoch(config.batch_size)
     total_steps = config.num_epochs * steps_per_epoch
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_config(config, workdir)
+    primary = distributed.is_primary()
+    if primary:
+        workdir.mkdir(parents=True, exist_ok=True)
+        write_config(config, workdir)
 
     tx, schedule = make_optimizer(config.learning_rate, config.momentum, config.nesterov,
                                   config.weight_decay, total_steps)
@@ -221,15 +225,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         state, start_step = restore_latest(manager, state)
         step_fn = jax.jit(functools.partial(train_step, label_smoothing=config.label_smoothing))
         eval_fn = jax.jit(eval_step)
-        batches = data.prefetch(train_data.train_batches(
-            config.batch_size, config.seed, start_step=start_step,
-            num_steps=total_steps - start_step))
         metrics, held_out = {}, None
-        with MetricsWriter(workdir, resume_step=start_step) as writer, tqdm.tqdm(
-                total=total_steps, initial=start_step, desc="train", unit="step",
-                disable=None) as bar:
+        with MetricsWriter(workdir, resume_step=start_step, enabled=primary) as writer, \
+                tqdm.tqdm(total=total_steps, initial=start_step, desc="train", unit="step",
+                          disable=None if primary else True) as bar, \
+                input_pipeline.device_batches(
+                    train_data, config.batch_size, config.seed, start_step, total_steps, mesh,
+                    input_pipeline.resolve_workers("config", "workers", config.workers)
+                ) as batches:
             for step, batch in enumerate(batches, start=start_step + 1):
-                state, metrics = step_fn(state, parallel.shard_batch(batch, mesh))
+                state, metrics = step_fn(state, batch)
                 epoch, epoch_end = divmod(step, steps_per_epoch)
                 do_eval = (epoch_end == 0 and epoch % config.eval_every_epochs == 0
                            or step == total_steps)  # the last evaluation is the result's
@@ -264,7 +269,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         "resumed_from_step": start_step,
         "wall_s": time.perf_counter() - start,
     }
-    (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    if primary:
+        (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 

@@ -1,5 +1,7 @@
 """Data pipeline: embedded digits, tfds data sources (mocked), splits, augmentation, determinism."""
 
+import pickle
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -41,15 +43,6 @@ def test_train_batch_shapes_and_determinism(digits_train):
     assert not np.array_equal(batch["image"], digits_train.train_batch(6, 32, seed=3)["image"])
 
 
-def test_resuming_at_step_k_gives_the_same_batches(digits_train):
-    steps = digits_train.steps_per_epoch(200)
-    full = list(digits_train.train_batches(200, seed=1, num_steps=steps + 3))
-    resumed = list(digits_train.train_batches(200, seed=1, start_step=steps - 1, num_steps=4))
-    for a, b in zip(full[steps - 1:], resumed, strict=True):
-        np.testing.assert_array_equal(a["image"], b["image"])
-        np.testing.assert_array_equal(a["label"], b["label"])
-
-
 def test_an_epoch_visits_distinct_examples():
     dataset = data.load("digits", "search_val")
     batch_size = 41
@@ -79,20 +72,49 @@ def test_eval_batches_cover_every_example_once():
     np.testing.assert_array_equal(labels, test.source.labels)
 
 
+def _pad_crop_flip(images, padding, flip, rng):
+    every = np.arange(len(images))
+    return data._pad_crop_flip(images, padding, flip, rng, every, len(images))
+
+
 def test_pad_crop_and_flip():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, size=(64, 5, 5, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(data._pad_crop_flip(images, 0, False, rng), images)
-    flipped = data._pad_crop_flip(images, 0, True, rng)
+    np.testing.assert_array_equal(_pad_crop_flip(images, 0, False, rng), images)
+    flipped = _pad_crop_flip(images, 0, True, rng)
     is_flipped = [np.array_equal(f, i[:, ::-1]) for f, i in zip(flipped, images)]
     is_same = [np.array_equal(f, i) for f, i in zip(flipped, images)]
     assert all(a or b for a, b in zip(is_flipped, is_same)) and 16 < sum(is_flipped) < 48
-    cropped = data._pad_crop_flip(images, 2, False, rng)
+    cropped = _pad_crop_flip(images, 2, False, rng)
     assert cropped.shape == images.shape and not np.array_equal(cropped, images)
     for crop, image in zip(cropped, images):  # every crop is a shifted window of the padded image
         padded = np.pad(image, ((2, 2), (2, 2), (0, 0)))
         assert any(np.array_equal(crop, padded[t:t + 5, l:l + 5])
                    for t in range(5) for l in range(5))
+
+
+def test_pad_crop_flip_gather_equals_the_per_image_loop():
+    """The one-gather augmentation against a plain loop over images with the same draws."""
+    images = np.random.default_rng(1).integers(0, 255, size=(16, 6, 7, 2), dtype=np.uint8)
+    gathered = _pad_crop_flip(images, 3, True, np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    tops, lefts = rng.integers(0, 7, size=16), rng.integers(0, 7, size=16)
+    flips = rng.random(16) < 0.5
+    for image, top, left, flip, out in zip(images, tops, lefts, flips, gathered):
+        crop = np.pad(image, ((3, 3), (3, 3), (0, 0)))[top:top + 6, left:left + 7]
+        np.testing.assert_array_equal(out, crop[:, ::-1] if flip else crop)
+    rows = np.array([2, 3, 9])   # a part of the batch gets the draws of its rows
+    part = data._pad_crop_flip(images[rows], 3, True, np.random.default_rng(5), rows, 16)
+    np.testing.assert_array_equal(part, gathered[rows])
+
+
+def test_a_batch_is_the_concatenation_of_its_parts(digits_train):
+    whole = digits_train.train_batch(7, 32, seed=2)
+    parts = [digits_train.train_batch(7, 32, seed=2, part=(i, 4)) for i in range(4)]
+    for key in ("image", "label"):
+        np.testing.assert_array_equal(np.concatenate([p[key] for p in parts]), whole[key])
+    with pytest.raises(ValueError, match=r"part=\(0, 3\) must be"):
+        digits_train.train_batch(7, 32, seed=2, part=(0, 3))
 
 
 def test_resize_bilinear():
@@ -114,6 +136,11 @@ def test_tfds_sources_give_normalized_batches(name, shape, classes, split):
         assert len(dataset) == (6 if split == "search_val" else 24)
         batch = dataset.train_batch(2, 4, seed=0)
         evaluation = next(dataset.eval_batches(5))
+        parts = [dataset.train_batch(2, 4, seed=0, part=(i, 2)) for i in range(2)]
+        reopened = pickle.loads(pickle.dumps(dataset))   # input workers reopen the source
+        again = reopened.train_batch(2, 4, seed=0)
+    np.testing.assert_array_equal(np.concatenate([p["image"] for p in parts]), batch["image"])
+    np.testing.assert_array_equal(again["image"], batch["image"])
     for b in (batch, evaluation):
         assert b["image"].shape[1:] == shape and b["image"].dtype == np.float32
         assert (0 <= b["label"]).all() and (b["label"] < classes).all()
@@ -156,3 +183,23 @@ def test_prefetch_keeps_order_and_reraises():
 
     with pytest.raises(RuntimeError, match="boom"):
         list(data.prefetch(failing()))
+
+
+def test_imagenet100_keeps_100_sampled_classes_relabelled_in_order(tmp_path):
+    info = data.DATASETS["imagenet100"]
+    classes = data.sampled_classes(info)
+    assert len(set(classes)) == 100 and (np.diff(classes) > 0).all() and classes.max() < 1000
+    with tfds.testing.mock_data(num_examples=600, policy=tfds.testing.MockPolicy.USE_CODE):
+        full = data.load("imagenet2012", "train")
+        subset = data.load("imagenet100", "train", decoded_cache=tmp_path)
+        search = [data.load("imagenet100", split, val_fraction=0.25, decoded_cache=tmp_path)
+                  for split in ("search_train", "search_val")]
+        labels = np.array([full.source.source[int(i)]["label"] for i in range(600)])
+        batch = subset.train_batch(0, len(subset), seed=0)
+    kept = np.flatnonzero(np.isin(labels, classes))
+    np.testing.assert_array_equal(subset.indices, kept)   # every record of a kept class, no other
+    np.testing.assert_array_equal(np.sort(batch["label"]),
+                                  np.sort(np.searchsorted(classes, labels[kept])))
+    assert len(list(tmp_path.rglob("train-*.labels.npy"))) == 1     # labels read once, cached
+    assert sorted(np.concatenate([s.indices for s in search])) == list(kept)
+    assert len(search[1]) == round(0.25 * len(kept))

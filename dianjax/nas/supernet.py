@@ -20,6 +20,11 @@ a layer's ops see the batch, so all of them normalise with batch statistics and 
 averages; in hard mode only the executed op normalises and updates its running averages, and the
 other ops' statistics are left untouched. With ``train=False`` every op uses its running averages.
 Both modes have the same variables, so one ``init`` serves both.
+
+Activation memory: with ``remat=True`` the backward pass keeps only each searchable layer's input
+and recomputes the layer's ops from it (:func:`rematerialized`), trading one more forward pass for
+the activations of all ops of all layers, the bulk of a soft step's memory. Values, gradients,
+batch-norm updates and variables are those without it.
 """
 
 from __future__ import annotations
@@ -168,6 +173,45 @@ class SearchableLayer(nn.Module):
         return nn.switch(index, branches, self, x) * weights[index]
 
 
+def _after(x: jax.Array, cotangent: jax.Array) -> jax.Array:
+    """``x`` plus ``0 * cotangent[0]``: equal to ``x``, but computed only once ``cotangent`` is."""
+    return x + 0 * cotangent.ravel()[0].astype(x.dtype)
+
+
+def rematerialized(layer: SearchableLayer, x: jax.Array, weights: jax.Array, train: bool,
+                   hard: bool) -> jax.Array:
+    """``layer(x, weights, train, hard)`` whose backward pass recomputes the layer from ``x`` (and
+    the layer's variables) instead of keeping its activations.
+
+    Not ``flax.linen.remat`` (``jax.checkpoint``): XLA's CPU compiler expands its optimization
+    barriers before common-subexpression elimination, so the recomputation merges back into the
+    forward pass and no memory is saved (a 4-layer supernet's gradient kept its 1.3 GiB). Here the
+    recomputation starts from ``x`` made to depend on the output's cotangent, which no compiler can
+    move before the backward pass reaches the layer.
+    """
+    definition = layer.clone(parent=None, name=None)
+
+    def apply(module, x, weights):
+        return module(x, weights, train, hard)
+
+    def forward(module, x, weights):
+        return apply(module, x, weights), (module.variables, x, weights)
+
+    def backward(residuals, cotangent):
+        variables, x, weights = residuals
+
+        def recompute(params, x, weights):
+            y, _ = definition.apply({**variables, "params": params}, x, weights, train, hard,
+                                    mutable=["batch_stats"])
+            return y
+
+        _, vjp = jax.vjp(recompute, variables["params"], _after(x, cotangent), weights)
+        params_grad, x_grad, weights_grad = vjp(cotangent)
+        return {"params": params_grad}, x_grad, weights_grad
+
+    return nn.custom_vjp(apply, forward_fn=forward, backward_fn=backward)(layer, x, weights)
+
+
 class Supernet(nn.Module):
     """The weight-sharing supernet of ``space``.
 
@@ -177,11 +221,13 @@ class Supernet(nn.Module):
 
     ``unroll_taps`` (CPU depthwise convolutions, :mod:`dianjax.nas.cpu_conv`): off by default, since
     a soft step compiles every op of every layer; on where one compiled hard-mode program serves
-    many networks (the benchmark table's trainer).
+    many networks (the benchmark table's trainer). ``remat``: recompute each searchable layer in the
+    backward pass instead of keeping its activations (module docstring).
     """
 
     space: SearchSpace
     unroll_taps: bool = False
+    remat: bool = False
 
     @nn.compact
     def __call__(self, images: jax.Array, op_weights: jax.Array, train: bool,
@@ -193,8 +239,12 @@ class Supernet(nn.Module):
         x = ConvBN(space.stem_channels, 3, space.stem_stride, name="stem")(images, train)
         for slot in space.slots():
             available = tuple(int(k) for k in np.flatnonzero(mask[slot.index]))
-            x = SearchableLayer(slot, space.op_names, available, self.unroll_taps,
-                                name=f"layer{slot.index}")(x, op_weights[slot.index], train, hard)
+            layer = SearchableLayer(slot, space.op_names, available, self.unroll_taps,
+                                    name=f"layer{slot.index}")
+            if self.remat and not self.is_initializing():
+                x = rematerialized(layer, x, op_weights[slot.index], train, hard)
+            else:
+                x = layer(x, op_weights[slot.index], train, hard)
         return Head(space.head_channels, space.num_classes, name="head")(x, train)
 
 

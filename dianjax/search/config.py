@@ -39,7 +39,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from dianjax import cost, data
+from dianjax import cost, data, input_pipeline
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVE_METRICS
 from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
@@ -72,7 +72,11 @@ def base_config() -> ml_collections.ConfigDict:
         val_fraction=0.5,                 # part of the train split that trains the logits
         split_seed=0,
         batch_size=64,
-        eval_batch_size=100))
+        eval_batch_size=100,
+        workers=0,                        # grain worker processes preparing batches; 0 = a
+                                          # background thread, -1 = one per core less one
+        decoded_cache=""))                # fixed-size tfds data decoded once into this folder;
+                                          # "" = ~/.cache/dianjax/decoded, "off" = never
     hardware = HardwareSpace()
     config.hardware = ml_collections.ConfigDict(
         {key: tuple(v) if isinstance(v, list) else v for key, v in hardware.to_dict().items()})
@@ -98,6 +102,10 @@ def base_config() -> ml_collections.ConfigDict:
         warmup_steps=100,                 # weight-only steps before the logits move
         steps=300,                        # steps after the warm-up (weights + logits)
         hard=False,                       # single-path (straight-through) instead of mixture
+        remat=False,                      # recompute each supernet layer's activations in the
+                                          # backward pass (less memory, one more forward pass)
+        max_step_memory_gib=0.0,          # refuse a run whose compiled step needs more (GiB per
+                                          # device); 0 = the device's own limit
         temperature_initial=2.0,          # Gumbel-softmax temperature, annealed exponentially
         temperature_final=0.2,
         weight_lr=0.05,                   # SGD (momentum, cosine) on the supernet weights
@@ -115,6 +123,8 @@ def base_config() -> ml_collections.ConfigDict:
             ofmap_sram_kb=64, dram_bandwidth_words_per_cycle=16.0))))
     config.final_train = schedule_config()  # schedule of dianjax.train
     config.final_train.enabled = False    # train the derived network from scratch at the end
+    config.final_train.dataset = ""       # the data set it is trained on; "" = config.data's
+                                          # (imagenet: searched on imagenet100, trained on all)
     config.log_every_steps = 20
     config.checkpoint_every_steps = 100
     return config
@@ -252,6 +262,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     checks.non_negative_int("config", "data.split_seed", config.data.split_seed)
     for field in ("batch_size", "eval_batch_size"):
         checks.positive_int("config", f"data.{field}", config.data[field])
+    input_pipeline.resolve_workers("config", "data.workers", config.data.workers)
     info = data.DATASETS[config.data.dataset]
     space = get_space(config.space, num_classes=info.num_classes)
     if (space.image_size, space.in_channels) != (info.image_size, info.channels):
@@ -285,8 +296,10 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     checks.one_of("config", "search.mode", search.mode, MODES)
     checks.non_negative_int("config", "search.warmup_steps", search.warmup_steps)
     checks.positive_int("config", "search.steps", search.steps)
-    if not isinstance(search.hard, bool):
-        raise ValueError(f"config.search.hard must be True or False, got {search.hard!r}")
+    for field in ("hard", "remat"):
+        if not isinstance(search[field], bool):
+            raise ValueError(f"config.search.{field} must be True or False, got {search[field]!r}")
+    checks.number_in("config", "search.max_step_memory_gib", search.max_step_memory_gib, 0)
     for field in ("temperature_initial", "temperature_final", "weight_lr", "arch_lr", "hw_lr"):
         checks.number_in("config", f"search.{field}", search[field], 0, low_open=True)
     checks.number_in("config", "search.weight_momentum", search.weight_momentum, 0, 1)
@@ -304,6 +317,15 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
     if not isinstance(final.enabled, bool):
         raise ValueError(f"config.final_train.enabled must be True or False, got {final.enabled!r}")
     validate_schedule(final, "config.final_train")  # even if disabled: never fails late
+    if final.dataset:
+        checks.one_of("config", "final_train.dataset", final.dataset, data.DATASETS)
+        final_info = data.DATASETS[final.dataset]
+        if (final_info.image_size, final_info.channels) != (info.image_size, info.channels):
+            raise ValueError(f"config.final_train.dataset={final.dataset!r} has "
+                             f"{final_info.image_size}x{final_info.image_size}x"
+                             f"{final_info.channels} images, config.data.dataset="
+                             f"{config.data.dataset!r} {info.image_size}x{info.image_size}x"
+                             f"{info.channels}; allowed: data sets of the searched image size")
     checks.positive_int("config", "log_every_steps", config.log_every_steps)
     checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
     setup = SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),

@@ -24,7 +24,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import tqdm
 
-from dianjax import cost, data, parallel
+from dianjax import cost, data, distributed, input_pipeline, parallel, step_memory
 from dianjax.checkpoints import check_same_config, restore_latest, write_config
 from dianjax.metrics_log import MetricsWriter
 from dianjax.nas import gumbel
@@ -33,10 +33,12 @@ from dianjax.search.result import RESULT_FILE, finalize, summary_table
 from dianjax.search.steps import (
     WARMUP,
     SearchState,
+    batch_spec,
+    compile_step,
     init_state,
     make_optimizers,
     phase_at,
-    search_step,
+    run_phases,
 )
 
 RUN_INFO_FILE = "run_info.json"
@@ -71,6 +73,30 @@ def _write_run_info(setup: SearchSetup, workdir: Path, reference) -> None:
     (workdir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
 
 
+def _check_step_memory(config: ml_collections.ConfigDict, steps: dict, mesh,
+                       run_info: Path | None) -> None:
+    """Prints the memory every compiled step needs on one of the mesh's devices, adds it to
+    ``run_info`` (when given) and refuses the run (:class:`~dianjax.step_memory.StepMemoryError`)
+    if a step needs more than the limit: before any training."""
+    device = mesh.local_devices[0]
+    limit, source = step_memory.limit_bytes(config, device)
+    limit_text = "unknown" if limit is None else f"{step_memory.format_bytes(limit)} ({source})"
+    reports = {phase.label: step_memory.StepMemory.of(compiled) for phase, compiled in steps.items()}
+    for label, report in reports.items():
+        measured = "not reported by the backend" if report is None else report.summary()
+        print(f"step memory ({label}) on {device}: {measured}; limit {limit_text}")
+    if run_info is not None:
+        info = json.loads(run_info.read_text())
+        info["step_memory"] = {"device": str(device), "limit_bytes": limit, "limit_source": source,
+                               "phases": {label: report.to_dict() for label, report in
+                                          reports.items() if report is not None}}
+        run_info.write_text(json.dumps(info, indent=1) + "\n")
+    for label, report in reports.items():
+        if report is not None:
+            step_memory.check_fits(report, limit, source, config, f"search ({label})",
+                                   mesh.devices.size)
+
+
 def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
                stop_after: int | None = None) -> dict | None:
     """Runs (or resumes) the search of ``config`` in ``workdir``; returns the result.
@@ -83,48 +109,58 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     """
     setup = make_setup(config)
     workdir = Path(workdir).absolute()
-    check_same_config(config, workdir)
+    check_same_config(config, workdir,
+                      free=tuple(f"data.{key}" for key in input_pipeline.HOW_NOT_WHAT))
     dcfg = config.data
-    data_dir = dcfg.data_dir or None
-    train_data = data.load(dcfg.dataset, "search_train", data_dir, dcfg.val_fraction,
-                           dcfg.split_seed)
-    val_data = data.load(dcfg.dataset, "search_val", data_dir, dcfg.val_fraction,
-                         dcfg.split_seed)
+    splits = {"data_dir": dcfg.data_dir or None, "val_fraction": dcfg.val_fraction,
+              "split_seed": dcfg.split_seed,
+              "decoded_cache": data.resolve_decoded_cache(dcfg.decoded_cache)}
+    train_data = data.load(dcfg.dataset, "search_train", **splits)
+    val_data = data.load(dcfg.dataset, "search_val", **splits)
     train_data.steps_per_epoch(dcfg.batch_size)
     val_data.steps_per_epoch(dcfg.batch_size)
+    workers = input_pipeline.resolve_workers("config", "data.workers", dcfg.workers)
     mesh = parallel.make_mesh()
     parallel.check_batch_size(dcfg.batch_size, mesh)
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_config(config, workdir)
+    primary = distributed.is_primary()
+    if primary:
+        workdir.mkdir(parents=True, exist_ok=True)
+        write_config(config, workdir)
 
     optimizers = make_optimizers(setup)
     seed_key = jax.random.key(config.seed)
     init_key, run_key = jax.random.split(seed_key)
     state = parallel.replicate(init_state(setup, optimizers, init_key), mesh)
     reference = cost.reference_metrics(setup.table, setup.hardware, setup.energy_table)
-    _write_run_info(setup, workdir, reference)
-    steps = {}
+    if primary:
+        _write_run_info(setup, workdir, reference)
+    batch = batch_spec(setup, dcfg.batch_size, parallel.batch_sharding(mesh))
+    steps = {phase: compile_step(setup, optimizers, phase, state, batch, run_key, reference)
+             for phase in run_phases(setup)}   # every phase compiled once, before any work
 
     def step_fn(phase):
-        if phase not in steps:
-            steps[phase] = jax.jit(functools.partial(search_step, setup, optimizers, phase))
         return steps[phase]
 
     total = setup.total_steps
     options = ocp.CheckpointManagerOptions(max_to_keep=2,
                                            save_interval_steps=config.checkpoint_every_steps)
     start_time = time.perf_counter()
+    _check_step_memory(config, steps, mesh, workdir / RUN_INFO_FILE if primary else None)
     with ocp.CheckpointManager(workdir / "checkpoints", options=options) as manager:
         state, start = restore_latest(manager, state)
         end = total if stop_after is None else min(total, stop_after)
-        with MetricsWriter(workdir, resume_step=start) as writer, tqdm.tqdm(
-                total=total, initial=start, desc="search", unit="step", disable=None) as bar:
+        first_val = max(start, config.search.warmup_steps)   # steps before it are warm-up
+        batches = functools.partial(input_pipeline.device_batches, stop_step=end, mesh=mesh,
+                                    workers=workers, batch_size=dcfg.batch_size)
+        with MetricsWriter(workdir, resume_step=start, enabled=primary) as writer, tqdm.tqdm(
+                total=total, initial=start, desc="search", unit="step",
+                disable=None if primary else True) as bar, \
+                batches(train_data, seed=config.seed, start_step=start) as train_batches, \
+                batches(val_data, seed=config.seed + 1, start_step=first_val) as val_batches:
             for step in range(start, end):
                 phase = phase_at(setup, step)
-                train_batch = parallel.shard_batch(
-                    train_data.train_batch(step, dcfg.batch_size, config.seed), mesh)
-                val_batch = None if phase == WARMUP else parallel.shard_batch(
-                    val_data.train_batch(step, dcfg.batch_size, config.seed + 1), mesh)
+                train_batch = next(train_batches)
+                val_batch = None if phase == WARMUP else next(val_batches)
                 state, metrics = step_fn(phase)(state, train_batch, val_batch,
                                                 jax.random.fold_in(run_key, step), reference)
                 done = step + 1

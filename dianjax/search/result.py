@@ -35,7 +35,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from dianjax import cost, data, parallel
+from dianjax import cost, data, distributed, parallel
 from dianjax.cost.best_design import best_design, constraint_penalty
 from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.cost.objectives import Metrics
@@ -211,8 +211,9 @@ def recalibrate_batch_stats(setup: SearchSetup, state: SearchState, derived: Der
 
     batch_stats = state.batch_stats
     for step in range(num_batches):
-        batch = dataset.train_batch(step, setup.config.data.batch_size, setup.config.seed + 2)
-        batch_stats = update(batch_stats, parallel.shard_batch(batch, mesh)["image"])
+        batch = dataset.train_batch(step, setup.config.data.batch_size, setup.config.seed + 2,
+                                    parallel.host_part())
+        batch_stats = update(batch_stats, parallel.global_batch(batch, mesh)["image"])
     return batch_stats
 
 
@@ -234,8 +235,8 @@ def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNe
         return ((logits.argmax(-1) == batch["label"]) * batch["mask"]).sum(), batch["mask"].sum()
 
     hits = count = 0
-    for batch in dataset.eval_batches(setup.config.data.eval_batch_size):
-        h, c = correct(parallel.shard_batch(batch, mesh))
+    for batch in dataset.eval_batches(setup.config.data.eval_batch_size, parallel.host_part()):
+        h, c = correct(parallel.global_batch(batch, mesh))
         hits, count = hits + int(h), count + int(c)
     return hits / count
 
@@ -246,7 +247,10 @@ def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) 
 
     final = setup.config.final_train
     train_config = load_config("train_derived")
-    train_config.update(dict(dataset=setup.config.data.dataset, data_dir=setup.config.data.data_dir,
+    train_config.update(dict(dataset=final.dataset or setup.config.data.dataset,
+                             data_dir=setup.config.data.data_dir,
+                             workers=setup.config.data.workers,
+                             decoded_cache=setup.config.data.decoded_cache,
                              space=setup.config.space, ops=derived.op_names,
                              seed=setup.config.seed,
                              **{field: final[field] for field in SCHEDULE_FIELDS}))
@@ -270,7 +274,8 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
     simulated = simulated_figures(network, design, setup.table, setup.energy_table)
     predicted = {key: float(value) for key, value in cost.design_cost(
         network, design, setup.table, energy_table=setup.energy_table).items()}
-    test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None)
+    test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None,
+                          decoded_cache=data.resolve_decoded_cache(setup.config.data.decoded_cache))
     batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)
     result = {
         "mode": setup.mode,
@@ -305,7 +310,8 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         result["final_train"] = trained
     result["retrained"] = retrained_accuracy(setup.config.data.dataset, setup.config.space,
                                              derived.op_names, trained)
-    (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    if distributed.is_primary():
+        (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 

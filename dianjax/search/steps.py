@@ -22,6 +22,7 @@ whether the hardware is priced for the expected or for the derived (argmax) netw
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import chex
@@ -44,6 +45,15 @@ class Phase(NamedTuple):
     update_hw: bool         # the hardware logits move
     cost_to_arch: bool      # lam * cost reaches the op logits
     derived_net: bool       # the hardware is priced for the argmax network (not the expectation)
+
+    @property
+    def label(self) -> str:
+        """A short name for logs: what the logit step moves."""
+        moving = [name for name, on in (("op", self.update_arch), ("hardware", self.update_hw))
+                  if on]
+        if not moving:
+            return "warm-up"
+        return " + ".join(moving) + " logits" + (" (derived net)" if self.derived_net else "")
 
 
 WARMUP = Phase(False, False, False, False)
@@ -68,6 +78,15 @@ def phase_at(setup: SearchSetup, step: int) -> Phase:
     if step < search.warmup_steps + nas_steps:
         return Phase(True, False, False, False)
     return Phase(False, True, False, True)
+
+
+def run_phases(setup: SearchSetup) -> tuple[Phase, ...]:
+    """The distinct phases of a whole run, in order: :func:`phase_at` changes only at the end of the
+    warm-up and, in mode decoupled, at the end of the NAS part."""
+    search = setup.config.search
+    nas_end = search.warmup_steps + round(search.decoupled_nas_fraction * search.steps)
+    return tuple(dict.fromkeys(phase_at(setup, step) for step in (0, search.warmup_steps, nas_end)
+                               if step < setup.total_steps))
 
 
 @flax.struct.dataclass
@@ -141,7 +160,7 @@ def hardware_objective(setup: SearchSetup):
 
 
 def _task_loss(setup: SearchSetup, params, batch_stats, images, labels, op_weights):
-    logits, updates = Supernet(setup.space).apply(
+    logits, updates = Supernet(setup.space, remat=setup.config.search.remat).apply(
         {"params": params, "batch_stats": batch_stats}, images, op_weights, train=True,
         hard=setup.config.search.hard, mutable=["batch_stats"])
     loss = jnp.mean(cross_entropy(logits, labels))
@@ -253,3 +272,21 @@ def search_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state:
     metrics["temperature"] = temperature
     metrics["arch_entropy"] = jnp.mean(gumbel.entropy(state.arch_logits, mask))
     return state.replace(step=state.step + 1), metrics
+
+
+def batch_spec(setup: SearchSetup, batch_size: int, sharding=None) -> dict:
+    """The shapes of a batch of the config's images (:mod:`dianjax.data`'s convention: float32 NHWC
+    images, int32 labels), placed by ``sharding``: what :func:`compile_step` compiles for."""
+    space = setup.space
+    image = (batch_size, space.image_size, space.image_size, space.in_channels)
+    return {"image": jax.ShapeDtypeStruct(image, jnp.float32, sharding=sharding),
+            "label": jax.ShapeDtypeStruct((batch_size,), jnp.int32, sharding=sharding)}
+
+
+def compile_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state, batch: dict,
+                 key: jax.Array, reference) -> jax.stages.Compiled:
+    """:func:`search_step` of ``phase`` compiled ahead of time for the shapes and placements of its
+    arguments (arrays or ``jax.ShapeDtypeStruct``; ``batch`` serves as train and val batch):
+    nothing runs, and :mod:`dianjax.step_memory` reads the memory it needs."""
+    step = jax.jit(functools.partial(search_step, setup, optimizers, phase))
+    return step.lower(state, batch, None if phase == WARMUP else batch, key, reference).compile()

@@ -48,6 +48,9 @@ def baseline(tmp_path_factory):
     ("data.dataset='cifar10'", "config.space"),
     ("cost.objective='weighted'", "cost.weights"),
     ("search.temperature_final=0.0", "search.temperature_final"),
+    ("data.workers=-3", "config.data.workers must be an integer >= 0 or -1"),
+    ("final_train.dataset='mnist'", "config.final_train.dataset must be one of"),
+    ("final_train.dataset='cifar10'", "config.final_train.dataset='cifar10' has 32x32x3"),
     ("cost.target_edp=-1.0", "cost.target_edp"),
     ("cost.target_lr=-0.1", "cost.target_lr"),
 ])
@@ -237,9 +240,11 @@ def test_loss_decreases(baseline):
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(baseline, tmp_path):
+    """Batches from 2 grain worker processes before the interruption, from a thread after it."""
     _, uninterrupted = baseline
-    config = tiny_config(**{"cost.lam": 0.0})
+    config = tiny_config(**{"cost.lam": 0.0, "data.workers": 2})
     assert run_search(config, tmp_path, stop_after=45) is None   # killed after step 45 ...
+    config = tiny_config(**{"cost.lam": 0.0})
     resumed = run_search(config, tmp_path)                        # ... resumes from step 40
     assert resumed["resumed_from_step"] == 40
     for key in ("network", "hardware", "accuracy", "simulated", "predicted", "candidates"):
