@@ -6,6 +6,14 @@ Schedule: DARTS/FBNet-style: 50 epochs of 195 steps on the 25k/25k train/val hal
 split (batch 128), the first 10 epochs weights only; SGD 0.1 cosine on weights, Adam 0.01 on the
 op logits (FBNet, Wu et al. 2019, Sec. 4.1) and on the hardware logits; Gumbel temperature 5 -> 0.2.
 Then the derived network is trained from scratch for 200 epochs.
+Memory: `search.remat` (each supernet layer recomputed in the backward pass: same values, one more
+forward pass) keeps the soft mixture at batch 128. Joint step compiled for the CPU backend
+(`python benchmarks/step_memory.py`, 2026-12-03): 21.8 GiB per device, 34.6 GiB without remat;
+most of the 21.8 GiB are copies of the zero-initialised accumulators of the CPU's depthwise tap
+loops (dianjax.nas.cpu_conv), which GPUs do not run: with every convolution through lax, as on a
+GPU, the same step compiled for CPU needs 3.85 GiB. `dianjax search` prints the figure for its
+device and refuses a step that does not fit (`--config.search.max_step_memory_gib` sizes a run for
+another device).
 """
 
 from dianjax.search.config import base_config
@@ -27,7 +35,7 @@ def get_config():
     config.hardware.filter_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.ofmap_sram_kb = (32, 64, 128, 256, 512)
     config.hardware.dram_bandwidth_words_per_cycle = (8.0, 16.0, 32.0, 64.0)
-    config.search.remat = True            # recompute each layer in the backward pass (docstring)
+    config.search.remat = True            # soft mixture at batch 128 in less memory (docstring)
     config.search.warmup_steps = 10 * STEPS_PER_EPOCH
     config.search.steps = 40 * STEPS_PER_EPOCH
     config.search.temperature_initial = 5.0
