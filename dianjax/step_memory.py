@@ -18,10 +18,10 @@ returns them per device as a ``CompiledMemoryStats`` (jax 0.10.2), all in bytes:
   space, so not used here.
 
 The estimate checked is ``peak = arguments + outputs + temporaries - aliased``: every buffer the
-call holds at once, as the runtime allocates them (the program's code is ignored: it does not count
-on CPU and is small elsewhere). The limit is the device allocator's ``bytes_limit`` on GPU/TPU, the
-host's available physical memory shared by its CPU devices on CPU, or ``config.search.
-max_step_memory_gib`` when set (to size a run for another device, e.g. a 16 GB GPU from a laptop).
+call holds at once, as the runtime allocates them (the program's code is left out; it is 0 on CPU).
+The limit is the device allocator's ``bytes_limit`` on GPU/TPU, the host's available physical
+memory shared by its CPU devices on CPU, or ``config.search.max_step_memory_gib`` when set (to size
+a run for another device, e.g. a 16 GB GPU from a laptop).
 """
 
 from __future__ import annotations

@@ -185,9 +185,10 @@ def rematerialized(layer: SearchableLayer, x: jax.Array, weights: jax.Array, tra
 
     Not ``flax.linen.remat`` (``jax.checkpoint``): XLA's CPU compiler expands its optimization
     barriers before common-subexpression elimination, so the recomputation merges back into the
-    forward pass and no memory is saved (a 4-layer supernet's gradient kept its 1.3 GiB). Here the
-    recomputation starts from ``x`` made to depend on the output's cotangent, which no compiler can
-    move before the backward pass reaches the layer.
+    forward pass and little memory is saved (the gradient of the cifar_small supernet at batch 128
+    on CPU: 1.33 GiB of scratch space without, 1.26 GiB with it). Here the recomputation starts
+    from ``x`` made to depend on the output's cotangent, which no compiler can move before the
+    backward pass reaches the layer.
     """
     definition = layer.clone(parent=None, name=None)
 
