@@ -403,6 +403,17 @@ def normalize(images: np.ndarray, info: DatasetInfo) -> np.ndarray:
     return normalization_table(info)[images, np.arange(info.channels)]
 
 
+def _part_rows(owner: str, batch_size: int, part: tuple[int, int]) -> np.ndarray:
+    """The rows of a batch that ``part = (index, count)`` names: the index-th of count equal blocks."""
+    index, count = part
+    checks.positive_int(owner, "part[1]", count)
+    if not 0 <= index < count or batch_size % count:
+        raise ValueError(f"part={part} must be (index, count) with 0 <= index < count and "
+                         f"batch_size={batch_size} divisible by count")
+    share = batch_size // count
+    return np.arange(index * share, (index + 1) * share)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
     """One split of a data set, read by random access; batches are pure functions of their inputs."""
@@ -471,17 +482,12 @@ class Dataset:
         Raw: :meth:`_images`; ``normalize`` of it is :meth:`train_batch`.
         """
         checks.non_negative_int("Dataset.train_batch", "step", step)
-        index, count = part
-        checks.positive_int("Dataset.train_batch", "part[1]", count)
-        if not 0 <= index < count or batch_size % count:
-            raise ValueError(f"part={part} must be (index, count) with 0 <= index < count and "
-                             f"batch_size={batch_size} divisible by count")
+        rows = _part_rows("Dataset.train_batch", batch_size, part)
         steps = self.steps_per_epoch(batch_size)
         epoch, offset = divmod(step, steps)
         order = _permutation(len(self), seed, epoch)
         positions = order[offset * batch_size:(offset + 1) * batch_size]
-        share = batch_size // count
-        return self._images(positions, (seed, step), np.arange(index * share, (index + 1) * share))
+        return self._images(positions, (seed, step), rows)
 
     def train_batch(self, step: int, batch_size: int, seed: int,
                     part: tuple[int, int] = (0, 1)) -> dict:
@@ -496,12 +502,7 @@ class Dataset:
         batch (one host's share), as in :meth:`train_batch`.
         """
         checks.positive_int("Dataset.eval_batches", "batch_size", batch_size)
-        index, count = part
-        if not 0 <= index < count or batch_size % count:
-            raise ValueError(f"part={part} must be (index, count) with 0 <= index < count and "
-                             f"batch_size={batch_size} divisible by count")
-        share = batch_size // count
-        rows = np.arange(index * share, (index + 1) * share)
+        rows = _part_rows("Dataset.eval_batches", batch_size, part)
         for start in range(0, len(self), batch_size):
             positions = np.arange(start, min(start + batch_size, len(self)))
             valid = len(positions)
