@@ -162,3 +162,11 @@ def test_a_run_over_the_limit_stops_before_training(tmp_path):
     assert not (tmp_path / "checkpoints").exists()
     assert json.loads((tmp_path / RUN_INFO_FILE).read_text())["step_memory"]["limit_bytes"] == \
         round(1e-6 * GIB)
+
+
+def test_a_refused_run_leaves_the_directory_free_for_the_rerun_it_suggests(tmp_path):
+    with pytest.raises(StepMemoryError, match="search.hard=True"):
+        run_search(_tiny("search.max_step_memory_gib=1e-6"), tmp_path)
+    assert run_search(_tiny("search.hard=True"), tmp_path, stop_after=1) is None  # another config
+    assert run_search(_tiny("search.hard=True", "search.max_step_memory_gib=64.0"), tmp_path,
+                      stop_after=2) is None   # the limit is only a check: resuming may change it

@@ -59,8 +59,10 @@ def _correlate(x: jax.Array, w: jax.Array, strides: tuple[int, int], out_hw: tup
         i, j = tap // kw, tap % kw
         return acc + _window(x, i, j, strides, out_hw) * w[i, j]
 
-    zeros = jnp.zeros((x.shape[0], *out_hw, channels), jnp.result_type(x, w))
-    return lax.fori_loop(0, kh * kw, add_tap, zeros)
+    # The loop starts from tap (0, 0), not from zeros: XLA:CPU kept a zero-filled accumulator
+    # copy per loop alive in the supernet's backward pass (cifar10 joint step 21.8 -> 3.7 GiB).
+    first = (_window(x, 0, 0, strides, out_hw) * w[0, 0]).astype(jnp.result_type(x, w))
+    return lax.fori_loop(1, kh * kw, add_tap, first)
 
 
 def _tap_grads(x: jax.Array, g: jax.Array, w: jax.Array, strides: tuple[int, int],

@@ -109,8 +109,8 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     """
     setup = make_setup(config)
     workdir = Path(workdir).absolute()
-    check_same_config(config, workdir,
-                      free=tuple(f"data.{key}" for key in input_pipeline.HOW_NOT_WHAT))
+    check_same_config(config, workdir, free=(
+        *(f"data.{key}" for key in input_pipeline.HOW_NOT_WHAT), "search.max_step_memory_gib"))
     dcfg = config.data
     splits = {"data_dir": dcfg.data_dir or None, "val_fraction": dcfg.val_fraction,
               "split_seed": dcfg.split_seed,
@@ -125,7 +125,6 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
     primary = distributed.is_primary()
     if primary:
         workdir.mkdir(parents=True, exist_ok=True)
-        write_config(config, workdir)
 
     optimizers = make_optimizers(setup)
     seed_key = jax.random.key(config.seed)
@@ -146,6 +145,8 @@ def run_search(config: ml_collections.ConfigDict, workdir: str | Path,
                                            save_interval_steps=config.checkpoint_every_steps)
     start_time = time.perf_counter()
     _check_step_memory(config, steps, mesh, workdir / RUN_INFO_FILE if primary else None)
+    if primary:   # only a run that fits claims the directory for its config
+        write_config(config, workdir)
     with ocp.CheckpointManager(workdir / "checkpoints", options=options) as manager:
         state, start = restore_latest(manager, state)
         end = total if stop_after is None else min(total, stop_after)

@@ -33,7 +33,7 @@ def _assert_same_values_and_grads(fast, x, w, stride, pad, groups, key):
 
 
 @pytest.mark.parametrize("unroll", [True, False])
-@pytest.mark.parametrize("kernel, stride, size", [(3, 1, 5), (5, 2, 8), (7, 2, 7), (3, 2, 4)])
+@pytest.mark.parametrize("kernel, stride, size", [(1, 1, 3), (3, 1, 5), (5, 2, 8), (7, 2, 7), (3, 2, 4)])
 def test_tap_depthwise_equals_grouped_conv(kernel, stride, size, unroll):
     kx, kw, kg = jax.random.split(jax.random.key(kernel * 10 + stride), 3)
     x = jax.random.normal(kx, (2, size, size, 6))
