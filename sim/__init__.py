@@ -6,18 +6,29 @@ equal on recorded cross-check cases, and the fold schedule behind them is steppe
 ours (:mod:`sim.systolic.memory`: double-buffered slices, one fold of look-ahead, one DRAM channel)
 whose closed forms equal its cycle-level reference :mod:`sim.systolic.memory_engine`;
 ``memory_model="scalesim"`` reproduces SCALE-Sim's own memory system instead. Energy and area are
-analytical: action counts priced by a cited per-action table (:mod:`sim.energy`).
+analytical: action counts priced by a cited per-action table (:mod:`sim.energy`). For crossbars
+(:mod:`sim.crossbar`) the counts are exact under the stated mapping convention, and latency, energy
+and area analytical (ISAAC's cited per-component figures).
 
 Layout: the workload (:mod:`sim.workload`: ``Layer``, ``Network``; reference networks in
 :mod:`sim.networks`), the shared per-action energy table (:mod:`sim.energy`), the hardware templates
-(:mod:`sim.template`, registered by name in :mod:`sim.registry`; today the systolic array,
-:mod:`sim.systolic`) and the entry points :func:`simulate_layer` / :func:`simulate_network`, which
-dispatch on the accelerator's template.
+(:mod:`sim.template`, registered by name in :mod:`sim.registry`: the systolic array,
+:mod:`sim.systolic`, and memristive crossbars, :mod:`sim.crossbar`) and the entry points
+:func:`simulate_layer` / :func:`simulate_network`, which dispatch on the accelerator's template.
 
 Importing ``sim`` never imports JAX: the simulator is the independent ground truth that the
 differentiable cost model in ``dianjax`` is validated against.
 """
 
+from sim.crossbar import (
+    CrossbarAccelerator,
+    CrossbarEnergyBreakdown,
+    CrossbarEnergyTable,
+    CrossbarLayerReport,
+    CrossbarMapping,
+    CrossbarNetworkReport,
+    crossbar_counts,
+)
 from sim.energy import EnergyTable
 from sim.networks import NETWORKS, get_network, mobilenetv2, resnet20, vgg11
 from sim.registry import TEMPLATES, get_template, template_of
@@ -38,6 +49,12 @@ __all__ = [
     "NETWORKS",
     "TEMPLATES",
     "Accelerator",
+    "CrossbarAccelerator",
+    "CrossbarEnergyBreakdown",
+    "CrossbarEnergyTable",
+    "CrossbarLayerReport",
+    "CrossbarMapping",
+    "CrossbarNetworkReport",
     "EnergyBreakdown",
     "EnergyTable",
     "FoldSchedule",
@@ -48,6 +65,7 @@ __all__ = [
     "Network",
     "NetworkReport",
     "Template",
+    "crossbar_counts",
     "fold_schedule",
     "gemm_shape",
     "get_network",

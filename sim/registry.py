@@ -3,10 +3,11 @@ family."""
 
 from __future__ import annotations
 
-from sim import systolic
+from sim import crossbar, systolic
 from sim.template import Template
 
-TEMPLATES: dict[str, Template] = {template.name: template for template in (systolic.TEMPLATE,)}
+TEMPLATES: dict[str, Template] = {template.name: template
+                                  for template in (systolic.TEMPLATE, crossbar.TEMPLATE)}
 
 
 def get_template(name: str) -> Template:

@@ -2,7 +2,8 @@
 
 The accelerator's type picks its template (:mod:`sim.registry`); the template's ``simulate_layer``
 does the work (for the systolic array: :mod:`sim.systolic.simulator`, the pipeline lowering ->
-fold schedule -> memory -> energy). Inputs are checked here, once, before any simulation.
+fold schedule -> memory -> energy; for crossbars: :mod:`sim.crossbar.simulator`). Inputs are
+checked here, once, before any simulation; a missing energy table is the template's default.
 """
 
 from __future__ import annotations
@@ -10,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingType
 
 from sim import checks
-from sim.energy import EnergyTable
 from sim.registry import template_of
 from sim.template import Template
 from sim.workload import Layer, Network
 
-_DEFAULT_ENERGY_TABLE = EnergyTable()
 
-
-def _table(energy_table: object) -> EnergyTable:
-    table = _DEFAULT_ENERGY_TABLE if energy_table is None else energy_table
-    if not isinstance(table, EnergyTable):
-        raise ValueError(f"energy_table must be a sim.EnergyTable or None, "
-                         f"got {type(table).__name__}")
+def _table(template: Template, energy_table: object):
+    """``energy_table``, or the template's default table if None; it must be the template's kind."""
+    table = template.energy_table() if energy_table is None else energy_table
+    if not isinstance(table, template.energy_table):
+        wanted = f"sim.{template.energy_table.__name__} or None"
+        got = f"{type(table).__name__} (the {template.name!r} template's table)"
+        raise ValueError(f"energy_table must be a {wanted}, got {got}")  # noqa: TRY004
     return table
 
 
@@ -41,15 +41,17 @@ def _memory_model(template: Template, memory_model: object, owner: str) -> str:
     return checks.one_of(owner, "memory_model", memory_model, template.memory_models)
 
 
-def simulate_layer(layer: Layer, accelerator, mapping=None,
-                   energy_table: EnergyTable | None = None, memory_model: str | None = None):
+def simulate_layer(layer: Layer, accelerator, mapping=None, energy_table=None,
+                   memory_model: str | None = None):
     """Cycles, memory accesses, energy, latency and area of one layer.
 
     Args:
       layer: the workload.
       accelerator: the architecture of a registered template (e.g. :class:`sim.Accelerator`).
       mapping: the template's mapping of this layer; ``None`` is the template's default.
-      energy_table: per-action energies and areas; ``None`` is the default 45 nm table.
+      energy_table: per-action energies and areas, of the template's table class
+        (``Template.energy_table``: :class:`sim.EnergyTable` for the systolic array,
+        :class:`sim.CrossbarEnergyTable` for crossbars); ``None`` is the template's default table.
       memory_model: one of the template's memory models (``Template.memory_models``; for the
         systolic array "ours", the default, or "scalesim"); ``None`` is the default.
 
@@ -59,13 +61,13 @@ def simulate_layer(layer: Layer, accelerator, mapping=None,
     if not isinstance(layer, Layer):
         raise ValueError(f"layer must be a sim.Layer, got {type(layer).__name__}")
     template = template_of(accelerator)
-    table = _table(energy_table)
+    table = _table(template, energy_table)
     model = _memory_model(template, memory_model, "simulate_layer")
     return template.simulate_layer(layer, accelerator, _mapping(template, mapping), table, model)
 
 
-def simulate_network(network: Network, accelerator, mappings=None,
-                     energy_table: EnergyTable | None = None, memory_model: str | None = None):
+def simulate_network(network: Network, accelerator, mappings=None, energy_table=None,
+                     memory_model: str | None = None):
     """Simulates every layer of ``network`` in order on ``accelerator``.
 
     Args:
@@ -73,13 +75,13 @@ def simulate_network(network: Network, accelerator, mappings=None,
       accelerator: the architecture of a registered template.
       mappings: one mapping for every layer, or a dict from layer name to mapping (layers not named
         get the template's default), or ``None`` for the default everywhere.
-      energy_table: per-action energies and areas; ``None`` is the default 45 nm table.
+      energy_table: as :func:`simulate_layer`.
       memory_model: as :func:`simulate_layer`.
     """
     if not isinstance(network, Network):
         raise ValueError(f"network must be a sim.Network, got {type(network).__name__}")
     template = template_of(accelerator)
-    table = _table(energy_table)
+    table = _table(template, energy_table)
     model = _memory_model(template, memory_model, "simulate_network")
     per_layer = _layer_mappings(template, network, mappings)
     reports = tuple(template.simulate_layer(layer, accelerator, per_layer[layer.name], table,
