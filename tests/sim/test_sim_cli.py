@@ -5,7 +5,15 @@ import subprocess
 import sys
 
 from dianjax.cli import main as dianjax_main
-from sim import Accelerator, EnergyTable, mobilenetv2, resnet20, simulate_network
+from sim import (
+    Accelerator,
+    CrossbarAccelerator,
+    CrossbarEnergyTable,
+    EnergyTable,
+    mobilenetv2,
+    resnet20,
+    simulate_network,
+)
 from sim.cli import main
 
 
@@ -77,3 +85,30 @@ def test_energy_table_flag(tmp_path, capsys):
     (tmp_path / "bad.json").write_text('{"dram_pj": 1}')
     assert main(["--energy-table", str(tmp_path / "bad.json")]) == 2
     assert "unknown field(s) ['dram_pj']" in capsys.readouterr().err
+
+
+def test_crossbar_template_prints_and_writes_its_report(tmp_path, capsys):
+    acc = CrossbarAccelerator(crossbar_size=64, adc_bits=6)
+    acc.save(tmp_path / "xbar.json")
+    table = CrossbarEnergyTable(adc_energy_pj=3.0)
+    table.save(tmp_path / "table.json")
+    assert main(["--template", "crossbar", "--accelerator", str(tmp_path / "xbar.json"),
+                 "--energy-table", str(tmp_path / "table.json"), "--json",
+                 str(tmp_path / "out.json")]) == 0
+    out = capsys.readouterr().out
+    report = simulate_network(resnet20(), acc, energy_table=table)
+    assert out.startswith("resnet20 on 64x64 crossbars")
+    total_line = next(line for line in out.splitlines() if line.startswith("total"))
+    assert f"{report.crossbars:,d}" in total_line and f"{report.total_cycles:,d}" in total_line
+    assert "EDAP" in out and "energy uJ: crossbar" in out
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["accelerator"] == acc.to_dict()
+    assert data["totals"]["edap_pj_s_mm2"] == report.edap_pj_s_mm2
+
+
+def test_crossbar_template_bad_input_names_the_allowed_values(tmp_path, capsys):
+    assert main(["--template", "crossbar", "--memory-model", "scalesim"]) == 2
+    assert "memory_model must be one of ['analytical']" in capsys.readouterr().err
+    Accelerator().save(tmp_path / "systolic.json")
+    assert main(["--template", "crossbar", "--accelerator", str(tmp_path / "systolic.json")]) == 2
+    assert "unknown field(s)" in capsys.readouterr().err
