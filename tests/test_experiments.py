@@ -225,3 +225,39 @@ def test_cosearch_summarizes_its_run(swept, tmp_path, capsys):
     assert all((out / name).read_bytes()[:4] == b"\x89PNG"
                for name in ("curves.png", "op_probs.png", "hw_probs.png"))
     assert "supernet_val" in capsys.readouterr().out
+
+
+def test_crossbar_tradeoff_workload_matches_the_model_it_runs():
+    tradeoff = _script("crossbar_tradeoff")
+    import jax
+    import jax.numpy as jnp
+    variables = tradeoff.ResNetDigits().init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+    kernels = {"/".join(str(getattr(k, "key", k)) for k in path): leaf.size for path, leaf in
+               jax.tree_util.tree_leaves_with_path(variables["params"]) if path[-1].key == "kernel"}
+    network = tradeoff.network()
+    # every sim layer holds the weights of one kernel of the Flax model, and no more
+    assert sorted(layer.filter_words for layer in network) == sorted(kernels.values())
+    # ... and the MACs of the model (conv outputs x window), 8x8 digits, batch 1
+    assert network.macs == 8 * 8 * (1 + 16 + 16) * 9 * 16 + 4 * 4 * (16 + 32) * 9 * 32 \
+        + 4 * 4 * 16 * 32 + 32 * 10
+
+
+def test_crossbar_tradeoff_runs_and_hardware_changes_accuracy(tmp_path, capsys):
+    tradeoff = _script("crossbar_tradeoff")
+    rows = tradeoff.main(["--out", str(tmp_path), "--sizes", "16,128", "--adc", "lossless,4",
+                          "--chips", "2", "--steps", "150", "--sigma", "0.0"])
+    assert [(r["crossbar_size"], r["adc_bits_used"]) for r in rows] == [
+        (16, 6), (128, 9), (16, 4), (128, 4)]
+    by = {(r["crossbar_size"], r["adc_bits_used"]): r for r in rows}
+    for row in rows:   # EDAP is sim's, of the same network on the same design
+        report = simulate_network(tradeoff.network(), tradeoff.designs(
+            [row["crossbar_size"]], [int(row["adc"]) if row["adc"] != "lossless" else row["adc"]])[0])
+        assert row["edap_pj_s_mm2"] == report.edap_pj_s_mm2
+    # without device noise a lossless ADC reads every sum exactly: the 8-bit quantized network;
+    # 4 bits over a 128-row crossbar's full scale lose far more than over a 16-row one
+    assert by[(16, 6)]["noisy_acc_mean"] > 0.8 and by[(128, 9)]["noisy_acc_mean"] > 0.8
+    assert by[(128, 4)]["noisy_acc_mean"] < by[(16, 4)]["noisy_acc_mean"] - 0.1
+    assert by[(16, 6)]["noisy_acc_sd"] == 0.0   # sigma 0: every chip is the same
+    saved = json.loads((tmp_path / "tradeoff.json").read_text())
+    assert saved["designs"] == rows and (tmp_path / "tradeoff.png").stat().st_size > 0
+    assert "noisy acc" in capsys.readouterr().out

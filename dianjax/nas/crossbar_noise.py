@@ -98,6 +98,7 @@ import numpy as np
 from jax import lax
 
 from sim import checks
+from sim.crossbar.architecture import CrossbarAccelerator
 
 RNG_COLLECTION = "crossbar"
 """The Flax RNG stream the hooks draw their conductance-noise keys from."""
@@ -177,6 +178,23 @@ class AnalogConfig:
     def noisy(self) -> bool:
         """Whether a call draws conductance noise (and so needs a PRNG key)."""
         return self.conductance_sigma > 0
+
+
+def analog_config(accelerator: CrossbarAccelerator, crossbar_size: int | None = None,
+                  conductance_sigma: float = 0.0, ir_drop: float = 0.0) -> AnalogConfig:
+    """The forward-pass model of a layer on ``accelerator`` (``sim``'s crossbar architecture, the
+    one description of the hardware) mapped onto crossbars of ``crossbar_size`` (default: the
+    architecture's; a per-layer :class:`sim.CrossbarMapping` may set another): its bit widths,
+    and the ADC resolution it uses there ("lossless" resolved for that size)."""
+    if not isinstance(accelerator, CrossbarAccelerator):
+        raise ValueError(f"analog_config needs a sim.CrossbarAccelerator, got "  # noqa: TRY004
+                         f"{type(accelerator).__name__}")
+    size = accelerator.crossbar_size if crossbar_size is None else crossbar_size
+    return AnalogConfig(rows=size, weight_bits=accelerator.weight_bits,
+                        cell_bits=accelerator.cell_bits, input_bits=accelerator.input_bits,
+                        dac_bits=accelerator.dac_bits,
+                        adc_bits=accelerator.adc_resolution_bits(size),
+                        conductance_sigma=conductance_sigma, ir_drop=ir_drop)
 
 
 def adc(partial_sums: jax.Array, config: AnalogConfig) -> jax.Array:

@@ -21,6 +21,7 @@ from sklearn.datasets import load_digits
 
 from dianjax.nas import crossbar_noise as cn
 from dianjax.nas.crossbar_noise import AnalogConfig
+from sim import CrossbarAccelerator
 
 # Data come from numpy and noise keys are "rbg" keys: every eager jax.random call (threefry) costs
 # a compilation of a second or more on the 2-core CPU.
@@ -363,3 +364,16 @@ def test_noisy_accuracy_falls_with_fewer_adc_bits(digits_classifier):
                 for b in (None, 6, 4, 2)]
     assert accuracy[0] > 0.95 and accuracy[-1] < 0.3, accuracy
     assert all(a > b for a, b in itertools.pairwise(accuracy)), accuracy
+
+
+def test_analog_config_of_a_sim_accelerator_uses_its_bits_and_resolves_lossless():
+    acc = CrossbarAccelerator(crossbar_size=128, cell_bits=2, weight_bits=8, input_bits=8,
+                              dac_bits=1, adc_bits="lossless")
+    config = cn.analog_config(acc, crossbar_size=32, conductance_sigma=0.1)
+    assert (config.rows, config.weight_bits, config.cell_bits, config.input_bits,
+            config.dac_bits, config.conductance_sigma) == (32, 8, 2, 8, 1, 0.1)
+    # lossless on 32 rows of 2-bit cells, 1-bit DAC: sums up to 32 * 1 * 3 = 96 -> 7 bits
+    assert config.adc_bits == config.lossless_adc_bits == 7
+    assert cn.analog_config(acc).adc_bits == 9   # 128 * 3 = 384 -> 9 bits
+    with pytest.raises(ValueError, match="needs a sim.CrossbarAccelerator"):
+        cn.analog_config(config)
