@@ -6,7 +6,9 @@ The layout (see the modules for the models, conventions and units):
   ``jax.numpy`` evaluation), :mod:`~dianjax.cost.registry` (templates by name) and
   :mod:`~dianjax.cost.systolic` (the systolic array: :func:`evaluate` transcribes ``sim``'s closed
   forms for a batch of layers on one accelerator, exact at discrete points; :func:`network_cost`
-  sums a report);
+  sums a report) and :mod:`~dianjax.cost.crossbar` (memristive crossbars, NAX's in-memory
+  computing: ``crossbar.evaluate`` with a crossbar size per layer, ``crossbar.network_cost`` with
+  the area summed over layers);
 - :mod:`~dianjax.cost.hardware_space`: the design space over a template's knob schema, as logits,
   and discrete designs (:class:`HardwareDesign`); :func:`design_cost`
   (:mod:`~dianjax.cost.discrete`) prices one (network, design) pair;
@@ -27,6 +29,7 @@ Example::
                            objective="edp", reference=cost.reference_metrics(table, space))
 """
 
+from dianjax.cost import crossbar
 from dianjax.cost.best_design import BestDesign, best_design
 from dianjax.cost.discrete import design_cost
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
@@ -57,6 +60,7 @@ __all__ = [
     "RelaxedCostModel",
     "accelerator_arrays",
     "best_design",
+    "crossbar",
     "design_cost",
     "evaluate",
     "expected",

@@ -8,7 +8,10 @@ milliseconds from the cost model's enumeration (:attr:`RelaxedCostModel.enumerat
 The mapping rule is the benchmark's (:mod:`dianjax.bench.prices`): every conv runs in its own
 mapping slot, whose fold order is one of three per-conv assignments: least latency, least energy,
 or least latency x energy of that conv (:func:`best_fold_orders`, ties to the first mapping
-choice). For each accelerator and each of the three assignments the network's metrics are summed;
+choice); where the template's area is per layer (``CostTemplate.area_per_layer``: the crossbar
+template, whose mapping choice is the crossbar size), two more: least area and least
+latency x energy x area. For each accelerator and each assignment the network's metrics are summed
+(area too where it is per layer);
 the design returned minimizes the normalized objective over the (accelerator, assignment) pairs
 within every limit, or, when none is, the objective plus the limits' penalty
 (:func:`constraint_penalty`, the search loss's hardware term). For a latency
@@ -30,10 +33,15 @@ from dianjax.cost.objectives import objective as normalized_objective
 from dianjax.cost.relaxed import RelaxedCostModel
 from sim import checks
 
-def best_fold_orders(latency, energy, axis: int = 0) -> tuple:
+
+def best_fold_orders(latency, energy, axis: int = 0, area=None) -> tuple:
     """Per conv, the fold order (index along ``axis``) of least latency, of least energy and of
-    least latency x energy, in that order (ties to the first)."""
-    return tuple(jnp.argmin(score, axis=axis) for score in (latency, energy, latency * energy))
+    least latency x energy, in that order (ties to the first); with a per-conv ``area`` (shaped
+    like ``latency``), then also of least area and of least latency x energy x area."""
+    scores = (latency, energy, latency * energy)
+    if area is not None:
+        scores += (area, latency * energy * area)
+    return tuple(jnp.argmin(score, axis=axis) for score in scores)
 
 
 def constraint_penalty(metrics, limits: Mapping[str, float], weight: float):
@@ -86,15 +94,21 @@ def best_design(model: RelaxedCostModel, op_indices, objective, reference, *,
     check_limits("best_design limits", limits)
     one_hot = np.eye(len(table.op_names), dtype=np.float32)[np.asarray(op_indices)]
     member = np.flatnonzero(np.asarray(model.conv_weights(jnp.asarray(one_hot))) > 0)
-    latency, energy, area = model.enumeration                     # [A, U, C], [A, U, C], [A]
+    latency, energy, area = model.enumeration          # [A, U, C], [A, U, C], [A] or [A, U, C]
     latency, energy = latency[:, :, member], energy[:, :, member]
-    orders = np.stack([np.asarray(o) for o in best_fold_orders(latency, energy, axis=1)])
+    area_per_layer = space.template.area_per_layer
+    if area_per_layer:
+        area = area[:, :, member]
+    orders = np.stack([np.asarray(o) for o in best_fold_orders(
+        latency, energy, axis=1, area=area if area_per_layer else None)])
 
-    def take(values):                     # [A, U, C] at each assignment's orders -> [3, A, C]
+    def take(values):                     # [A, U, C] at each assignment's orders -> [n, A, C]
         return np.take_along_axis(values[None], orders[:, :, None], axis=2)[:, :, 0]
 
-    total_latency = take(latency).sum(-1)                          # [3, A]
+    total_latency = take(latency).sum(-1)                          # [n, A]
     total_energy = take(energy).sum(-1)
+    if area_per_layer:
+        area = take(area).sum(-1)
     edp = total_latency * total_energy
     metrics = Metrics(latency_s=total_latency, energy_pj=total_energy,
                       area_mm2=np.broadcast_to(area, edp.shape), edp_pj_s=edp,

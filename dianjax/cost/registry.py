@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dianjax.cost import systolic
+from dianjax.cost import crossbar, systolic
 from dianjax.cost.template import CostTemplate
 
-TEMPLATES: dict[str, CostTemplate] = {template.name: template for template in (systolic.TEMPLATE,)}
+TEMPLATES: dict[str, CostTemplate] = {template.name: template for template in (systolic.TEMPLATE,
+                                                                               crossbar.TEMPLATE)}
 TEMPLATE_NAMES = tuple(TEMPLATES)
 
 

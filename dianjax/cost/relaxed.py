@@ -7,9 +7,12 @@ its value ``v`` with probability ``p_i(v) = softmax(hw_logits[knob] / temperatur
 mapping slot ``s`` takes fold order ``u`` with
 ``q_s(u) = softmax(hw_logits["fold_order"][s] / temperature)``. The cost of a hardware point ``h``
 (knob values and fold orders) is that of the *expected network*: latency and energy summed over
-fixed layers and over ``op_probs``-weighted op convs (exact per-conv figures from
-:func:`dianjax.cost.systolic.evaluate`); ``edp = latency * energy``, ``edap = edp * area``. The
-relaxed cost is its expectation over ``h``. Units as in :mod:`dianjax.cost.systolic` (s, pJ, mm^2).
+fixed layers and over ``op_probs``-weighted op convs (exact per-conv figures from the
+template's ``evaluate``, e.g. :func:`dianjax.cost.systolic.evaluate`); ``edp = latency * energy``,
+``edap = edp * area``. Area is the accelerator's, or, for a template whose area is per layer
+(``CostTemplate.area_per_layer``: the crossbar template), summed over the convs like latency and
+energy. The relaxed cost is its expectation over ``h``. Units as in :mod:`dianjax.cost.systolic`
+(s, pJ, mm^2).
 
 The estimator, from the inside out:
 
@@ -19,7 +22,11 @@ The estimator, from the inside out:
    order independently, so with ``A_s(u)``, ``B_s(u)`` the latency and energy of slot ``s`` under
    order ``u``: ``E[latency] = sum_s E_q[A_s]`` (likewise energy) and
    ``E[latency * energy] = E[latency] E[energy] + sum_s Cov_q(A_s, B_s)``. Exact and differentiable
-   in the fold logits, for the price of evaluating every conv under every fold order.
+   in the fold logits, for the price of evaluating every conv under every fold order. Where area
+   is per layer, ``C_s(u)`` that of slot ``s`` and ``A, B, C`` the three sums over slots, EDAP needs
+   the third moments too (joint cumulants of independent slots add up):
+   ``E[ABC] = E[A]E[B]E[C] + E[C] sum_s Cov(A_s, B_s) + E[B] sum_s Cov(A_s, C_s)
+   + E[A] sum_s Cov(B_s, C_s) + sum_s E_q[(A_s - E A_s)(B_s - E B_s)(C_s - E C_s)]``.
 3. Accelerator knobs: local expectation gradients (Titsias & Lazaro-Gredilla, "Local Expectation
    Gradients for Black Box Variational Inference", NeurIPS 2015). The cost is a step function of
    the discrete knob values (ceil, select), so reparameterized or straight-through gradients are
@@ -61,6 +68,7 @@ from dianjax.cost.objectives import objective as normalized_objective
 from dianjax.nas.search_space import LayerTable
 from sim import checks
 from sim.energy import EnergyTable
+from sim.registry import get_template as sim_template
 
 _ENUMERATION_BATCH = 256   # accelerators per vectorized chunk of an exhaustive enumeration
 ESTIMATORS = ("auto", "exact", "sampled")  # how relaxed() takes the expectation over the knobs
@@ -147,13 +155,14 @@ class RelaxedCostModel:
         return jnp.concatenate([fixed, jnp.reshape(op_probs, -1)[self.conv_cell]])
 
     def accelerator_reports(self, accelerator) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Latency and energy float[U, #convs] of every conv under every fold order, and the area,
-        of one accelerator (scalars)."""
+        """Latency and energy float[U, #convs] of every conv under every fold order, and the area
+        of one accelerator: a scalar, or float[U, #convs] where the template's area is per layer."""
         def per_order(order):
             return self.space.template.evaluate(self.convs, accelerator, order, self.energy_table)
 
         report = jax.vmap(per_order)(jnp.asarray(self.fold_orders))
-        return report.latency_s, report.energy_pj, report.area_mm2[0]
+        area = report.area_mm2 if self.space.template.area_per_layer else report.area_mm2[0]
+        return report.latency_s, report.energy_pj, area
 
     def accelerator_metrics(self, weights, fold_probs, accelerator) -> Metrics:
         """Metrics of one accelerator, exact over ops (``weights``) and fold orders (``fold_probs``).
@@ -178,8 +187,24 @@ class RelaxedCostModel:
         total_energy = jnp.sum(mean_energy, axis=-1)
         covariance = jnp.sum(q * slot_latency * slot_energy, axis=-2) - mean_latency * mean_energy
         edp = total_latency * total_energy + jnp.sum(covariance, axis=-1)
-        return Metrics(latency_s=total_latency, energy_pj=total_energy, area_mm2=area,
-                       edp_pj_s=edp, edap_pj_s_mm2=edp * area)
+        if not self.space.template.area_per_layer:
+            return Metrics(latency_s=total_latency, energy_pj=total_energy, area_mm2=area,
+                           edp_pj_s=edp, edap_pj_s_mm2=edp * area)
+        # Area summed over convs and slots like latency and energy; EDAP by the moments (item 2).
+        slot_area = area @ weighted_slots
+        mean_area = jnp.sum(q * slot_area, axis=-2)
+        total_area = jnp.sum(mean_area, axis=-1)
+        d_latency = slot_latency - mean_latency[..., None, :]
+        d_energy = slot_energy - mean_energy[..., None, :]
+        d_area = slot_area - mean_area[..., None, :]
+
+        def moment(*deviations):
+            return jnp.sum(q * functools.reduce(jnp.multiply, deviations), axis=(-2, -1))
+
+        edap = (edp * total_area + total_energy * moment(d_latency, d_area)
+                + total_latency * moment(d_energy, d_area) + moment(d_latency, d_energy, d_area))
+        return Metrics(latency_s=total_latency, energy_pj=total_energy, area_mm2=total_area,
+                       edp_pj_s=edp, edap_pj_s_mm2=edap)
 
     @functools.cached_property
     def enumeration(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -303,13 +328,17 @@ class RelaxedCostModel:
         :mod:`dianjax.bench.prices`).
         """
         weights = self.conv_weights(op_probs)
-        latency, energy, area = self.enumeration                               # [A, U, C], [A]
+        latency, energy, area = self.enumeration                    # [A, U, C], [A] or [A, U, C]
         weighted_slots = weights[:, None] * jnp.asarray(self.slot_matrix, weights.dtype)
-        total_latency = jnp.sum(jnp.min(latency @ weighted_slots, axis=-2), axis=-1)   # [A]
-        total_energy = jnp.sum(jnp.min(energy @ weighted_slots, axis=-2), axis=-1)
+
+        def least_total(values):                                               # [A]
+            return jnp.sum(jnp.min(values @ weighted_slots, axis=-2), axis=-1)
+
+        total_latency, total_energy = least_total(latency), least_total(energy)
+        area = least_total(area) if self.space.template.area_per_layer else jnp.asarray(area)
         edp = total_latency * total_energy
         return Metrics(latency_s=jnp.min(total_latency), energy_pj=jnp.min(total_energy),
-                       area_mm2=jnp.min(jnp.asarray(area)), edp_pj_s=jnp.min(edp),
+                       area_mm2=jnp.min(area), edp_pj_s=jnp.min(edp),
                        edap_pj_s_mm2=jnp.min(edp * area))
 
     def _accelerator_probabilities(self, knob_probs) -> jax.Array:
@@ -361,8 +390,9 @@ def prepare(table: LayerTable, space: HardwareSpace,
     if not isinstance(space, HardwareSpace):
         raise ValueError(f"space must be a dianjax.cost.hardware_space.HardwareSpace, "
                          f"got {type(space).__name__}")
-    if energy_table is not None and not isinstance(energy_table, EnergyTable):
-        raise ValueError(f"energy_table must be a sim.EnergyTable or None, "
+    table_type = sim_template(space.template.name).energy_table
+    if energy_table is not None and not isinstance(energy_table, table_type):
+        raise ValueError(f"energy_table must be a sim.{table_type.__name__} or None, "
                          f"got {type(energy_table).__name__}")
     slots = {slot: index for index, slot in enumerate(table.mapping_slots)}
     num_ops = len(table.op_names)

@@ -10,7 +10,13 @@ and contributes, as plain data and pure functions:
 - ``evaluate(layers, architecture, mapping_index, energy_table)``: per-layer figures with at least
   ``latency_s``, ``energy_pj`` and ``area_mm2``, equal to ``sim``'s at discrete points, and
   ``network_cost(report)``: its network totals, with every field of
-  :class:`~dianjax.cost.objectives.Metrics`.
+  :class:`~dianjax.cost.objectives.Metrics`;
+- ``area_per_layer``: how a network's area follows from ``evaluate``'s ``area_mm2``. ``False``
+  (the systolic array): it is the accelerator's, one scalar whatever the layers run on it. ``True``
+  (the crossbar template, weight-stationary): it is per layer (the hardware holding that layer) and
+  a network's area is the sum over its layers, like its latency and energy; the relaxed estimator
+  then takes area's expectation over ops and mapping choices as it does theirs (and EDAP's, with
+  the third moments that product needs), and ``best_design`` sums it over the chosen mappings.
 
 The relaxed estimator (:mod:`dianjax.cost.relaxed`), the hardware space and the search use only this
 interface, so a new template needs no change to them.
@@ -63,3 +69,4 @@ class CostTemplate:
     gather: Callable                 # (tables, int[..., len(knobs)], xp) -> architecture arrays
     evaluate: Callable               # (layers, architecture arrays, mapping index, table) -> report
     network_cost: Callable           # report -> {metric: network total} (Metrics fields and more)
+    area_per_layer: bool = False     # area_mm2 per layer, summed over a network (module docstring)
