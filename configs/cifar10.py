@@ -8,12 +8,11 @@ op logits (FBNet, Wu et al. 2019, Sec. 4.1) and on the hardware logits; Gumbel t
 Then the derived network is trained from scratch for 200 epochs.
 Memory: `search.remat` (each supernet layer recomputed in the backward pass: same values, one more
 forward pass) keeps the soft mixture at batch 128. Joint step compiled for the CPU backend
-(`python benchmarks/step_memory.py`, 2026-12-03): 21.8 GiB per device, 34.6 GiB without remat;
-most of the 21.8 GiB are copies of the zero-initialised accumulators of the CPU's depthwise tap
-loops (dianjax.nas.cpu_conv), which GPUs do not run: with every convolution through lax, as on a
-GPU, the same step compiled for CPU needs 3.85 GiB. `dianjax search` prints the figure for its
-device and refuses a step that does not fit (`--config.search.max_step_memory_gib` sizes a run for
-another device).
+(`python benchmarks/step_memory.py`, 2026-12-03): 3.74 GiB per device, 21.6 GiB without remat (34.6
+GiB when the issue was filed, before remat and before the depthwise tap loop started from its first
+tap); on a GPU XLA compiles its own convolutions, so its figure differs (not measured: no GPU).
+`dianjax search` prints the figure for its device and refuses a step that does not fit
+(`--config.search.max_step_memory_gib` sizes a run for another device).
 """
 
 from dianjax.search.config import base_config

@@ -37,7 +37,7 @@ from dianjax.checkpoints import check_same_config
 from dianjax.config import apply_override
 from dianjax.cost.objectives import Metrics
 from dianjax.search.loop import run_search
-from dianjax.search.result import COMPARED_METRICS, RESULT_FILE
+from dianjax.search.result import COMPARED_METRICS, RESULT_FILE, accelerator_label
 from sim import checks
 
 TABLE_ACCURACY = "table_val"  # the benchmark table's search_val accuracy of the row's network
@@ -48,14 +48,6 @@ _COST_LABELS = {"latency_s": "latency (s)", "energy_pj": "energy (pJ)", "area_mm
                 "edp_pj_s": "EDP (pJ s)", "edap_pj_s_mm2": "EDAP (pJ s mm^2)"}
 ROW_COLUMNS = ("run", "method", "objective", "lam", "seed", "ops", "accelerator", *ACCURACY_KEYS,
                *_SIMULATED, *(f"err_{key}" for key in COMPARED_METRICS), "search_wall_s")
-
-
-def accelerator_label(accelerator: Mapping) -> str:
-    """``16x16 ws 64/64/64KiB bw16``: array, dataflow, ifmap/filter/ofmap SRAM, DRAM words/cycle."""
-    return (f"{accelerator['rows']}x{accelerator['cols']} {accelerator['dataflow']} "
-            f"{accelerator['ifmap_sram_kb']:g}/{accelerator['filter_sram_kb']:g}/"
-            f"{accelerator['ofmap_sram_kb']:g}KiB "
-            f"bw{accelerator['dram_bandwidth_words_per_cycle']:g}")
 
 
 def result_row(result: Mapping, run: str) -> dict:

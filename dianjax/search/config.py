@@ -53,12 +53,20 @@ from dianjax.nas.search_space import (
 )
 from dianjax.train import schedule_config, validate_schedule
 from sim import checks
-from sim.energy import EnergyTable
+from sim.registry import get_template as sim_template
 
 MODES = ("joint", "no_hw_loss", "fixed_hw", "fixed_net", "decoupled")
 OBJECTIVES = (*WEIGHTED_METRICS, "weighted")   # an objective by name, or a weighted sum of them
 HARDWARE_DERIVATIONS = ("auto", "argmax")
 TARGET_MODES = ("joint",)   # modes that take cost targets (op and hardware logits both searched)
+
+
+def hardware_section(template: str = "systolic") -> ml_collections.ConfigDict:
+    """``config.hardware`` for a hardware template: its space's default choices per knob and
+    mapping, and its fixed fields (e.g. ``config.hardware = hardware_section("crossbar")``)."""
+    hardware = HardwareSpace(template, owner="config.hardware")
+    return ml_collections.ConfigDict(
+        {key: tuple(v) if isinstance(v, list) else v for key, v in hardware.to_dict().items()})
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -77,9 +85,7 @@ def base_config() -> ml_collections.ConfigDict:
                                           # background thread, -1 = one per core less one
         decoded_cache=""))                # fixed-size tfds data decoded once into this folder;
                                           # "" = ~/.cache/dianjax/decoded, "off" = never
-    hardware = HardwareSpace()
-    config.hardware = ml_collections.ConfigDict(
-        {key: tuple(v) if isinstance(v, list) else v for key, v in hardware.to_dict().items()})
+    config.hardware = hardware_section()
     config.cost = ml_collections.ConfigDict(dict(
         objective="edp",                  # one of OBJECTIVES
         weights=ml_collections.ConfigDict(dict.fromkeys(WEIGHTED_METRICS, 0.0)),  # "weighted"
@@ -95,8 +101,8 @@ def base_config() -> ml_collections.ConfigDict:
         # pJ s mm^2, mm^2), a Lagrange multiplier per target (module docstring); 0 = none
         **{f"target_{name}": 0.0 for name in WEIGHTED_METRICS},
         target_lr=0.05,                   # dual-ascent step of the targets' multipliers
-        energy_table=""))                 # an EnergyTable JSON (sim.EnergyTable.save; e.g. from
-                                          # an Accelergy ERT); "" = sim's default 45 nm table
+        energy_table=""))                 # the template's energy table JSON (sim.EnergyTable.save,
+                                          # e.g. from an Accelergy ERT); "" = the default table
     config.search = ml_collections.ConfigDict(dict(
         mode="joint",                     # one of MODES
         warmup_steps=100,                 # weight-only steps before the logits move
@@ -141,15 +147,18 @@ class SearchSetup:
     dataset: data.DatasetInfo
 
     @functools.cached_property
-    def energy_table(self) -> EnergyTable | None:
-        """The per-action table of ``config.cost.energy_table`` (None: sim's default)."""
+    def energy_table(self):
+        """The per-action table of ``config.cost.energy_table``, of the hardware template's table
+        class (:class:`sim.EnergyTable` for the systolic array; None: the template's default)."""
         path = self.config.cost.energy_table
         if not path:
             return None
+        table = sim_template(self.hardware.template.name).energy_table
         if not Path(path).is_file():
             raise ValueError(f"config.cost.energy_table={path!r} is not a file; allowed: an "
-                             "EnergyTable JSON (sim.EnergyTable.save) or '' for the default table")
-        return EnergyTable.load(path)
+                             f"energy table JSON of the hardware template (sim.{table.__name__}"
+                             ".save) or '' for the default table")
+        return table.load(path)
 
     @functools.cached_property
     def cost_model(self) -> cost.RelaxedCostModel:

@@ -45,12 +45,13 @@ RUN_INFO_FILE = "run_info.json"
 
 
 def _hw_probs(setup: SearchSetup, state: SearchState, temperature: float) -> dict[str, list]:
-    """Choice probabilities of every accelerator knob, and the share of slots per fold order."""
+    """Choice probabilities of every accelerator knob, and the share of slots per mapping choice
+    (fold order, crossbar size)."""
     probs = {knob: np.asarray(jax.nn.softmax(state.hw_logits[knob] / temperature)).tolist()
              for knob in setup.hardware.knobs}
     mapping = setup.hardware.mapping_knob
     orders = np.argmax(np.asarray(state.hw_logits[mapping]), axis=-1)
-    counts = np.bincount(orders, minlength=len(setup.hardware.fold_order))
+    counts = np.bincount(orders, minlength=len(setup.hardware.mapping_choices))
     probs[mapping] = (counts / len(orders)).tolist()
     return probs
 

@@ -28,8 +28,10 @@
 
 from __future__ import annotations
 
+import collections
 import heapq
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import jax
@@ -118,6 +120,11 @@ def search_decision(setup: SearchSetup, state: SearchState) -> dict:
     return decision(choices)
 
 
+# network-report figures a template has beside the common ones (systolic: stalls and PE
+# utilization; crossbar: crossbars and tiles of the whole network)
+_TEMPLATE_FIGURES = ("stall_cycles", "utilization", "crossbars", "tiles")
+
+
 def simulated_figures(network: Network, design: HardwareDesign, table: LayerTable,
                       energy_table: EnergyTable | None = None) -> dict[str, float]:
     """The simulator's figures of a discrete pair (a derived network of ``table``'s supernet):
@@ -125,10 +132,10 @@ def simulated_figures(network: Network, design: HardwareDesign, table: LayerTabl
     report = simulate_network(network, design.accelerator, design.mappings(network, table),
                               energy_table)
     edp = report.energy_pj * report.latency_s
+    extras = {name: getattr(report, name) for name in _TEMPLATE_FIGURES if hasattr(report, name)}
     return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
             "area_mm2": report.area_mm2, "edp_pj_s": edp, "edap_pj_s_mm2": edp * report.area_mm2,
-            "total_cycles": report.total_cycles, "stall_cycles": report.stall_cycles,
-            "utilization": report.utilization}
+            "total_cycles": report.total_cycles, **extras}
 
 
 def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetwork, reference,
@@ -375,6 +382,25 @@ def _decision_lines(decided: dict | None) -> list[str]:
     return [f"  decision     {verdict}", f"  pick prob.   {text}"]
 
 
+def accelerator_label(accelerator: Mapping, mappings: Mapping | None = None) -> str:
+    """One line per accelerator. Systolic: ``16x16 ws 64/64/64KiB bw16`` (array, dataflow,
+    ifmap/filter/ofmap SRAM, DRAM words/cycle). Crossbar: ``crossbars ADC 6 bits, 2-bit cells,
+    1-bit DACs, 32 columns/ADC``, and with ``mappings`` (slot -> crossbar size) how many convs run
+    on each size."""
+    if "crossbar_size" not in accelerator:
+        return (f"{accelerator['rows']}x{accelerator['cols']} {accelerator['dataflow']} "
+                f"{accelerator['ifmap_sram_kb']:g}/{accelerator['filter_sram_kb']:g}/"
+                f"{accelerator['ofmap_sram_kb']:g}KiB "
+                f"bw{accelerator['dram_bandwidth_words_per_cycle']:g}")
+    label = (f"crossbars ADC {accelerator['adc_bits']} bits, {accelerator['cell_bits']}-bit cells, "
+             f"{accelerator['dac_bits']}-bit DACs, {accelerator['columns_per_adc']} columns/ADC")
+    if mappings:
+        sizes = collections.Counter(int(size) for size in mappings.values())
+        label += "; slots per size " + " ".join(f"{size}:{count}"
+                                                 for size, count in sorted(sizes.items()))
+    return label
+
+
 def summary_table(result: dict) -> str:
     """A readable summary of a ``result.json``."""
     sim_ = result["simulated"]
@@ -384,9 +410,7 @@ def summary_table(result: dict) -> str:
              f"{result['search_wall_s']:.1f} s",
              f"  network      {' '.join(result['network']['ops'])}  "
              f"({result['network']['macs']:,} MACs)",
-             f"  accelerator  {acc['rows']}x{acc['cols']} {acc['dataflow']}, SRAM "
-             f"{acc['ifmap_sram_kb']}/{acc['filter_sram_kb']}/{acc['ofmap_sram_kb']} KiB, "
-             f"DRAM {acc['dram_bandwidth_words_per_cycle']} words/cycle",
+             f"  accelerator  {accelerator_label(acc, result['hardware'].get('fold_orders'))}",
              *_derivation_lines(result.get("hardware_derivation"), result.get("target")),
              _retrained_line(result.get("retrained")),
              *_decision_lines(result.get("decision")),
