@@ -38,6 +38,9 @@ KNOB_TITLES = {
     "dram_bandwidth_words_per_cycle": "DRAM bandwidth (words/cycle)",
     "dram_bandwidth": "DRAM bandwidth (words/cycle)",
     "fold_order": "fold order (share of mapping slots)",
+    "adc_bits": "ADC bits", "cell_bits": "bits per cell", "dac_bits": "DAC bits",
+    "columns_per_adc": "columns per ADC",
+    "crossbar_size": "crossbar size (share of mapping slots)",
 }
 
 
