@@ -2,8 +2,8 @@
 
 Command:  dianjax search --config cifar100 --workdir runs/cifar100
           (prepare the data once: `tfds build cifar100 --file_format=array_record`)
-Memory: CIFAR-10's `search.remat`; the joint step compiled for the CPU backend needs 21.8 GiB per
-device, 34.6 GiB without remat (`python benchmarks/step_memory.py`, 2026-12-03).
+Memory: CIFAR-10's `search.remat`; the joint step compiled for the CPU backend needs 3.75 GiB per
+device, 21.6 GiB without remat (`python benchmarks/step_memory.py`, 2026-12-03).
 """
 
 import importlib.util

@@ -34,8 +34,8 @@ def get_config():
     config.hardware.ofmap_sram_kb = (64, 128, 256, 512, 1024)
     config.hardware.dram_bandwidth_words_per_cycle = (16.0, 32.0, 64.0, 128.0)
     config.search.hard = True
-    config.search.remat = True            # joint step: 17.4 GiB per device on the CPU backend,
-                                          # 60.8 GiB without (benchmarks/step_memory.py)
+    config.search.remat = True            # joint step: 16.5 GiB per device on the CPU backend,
+                                          # 60.7 GiB without (benchmarks/step_memory.py)
     config.search.warmup_steps = 10 * STEPS_PER_EPOCH
     config.search.steps = 80 * STEPS_PER_EPOCH
     config.search.temperature_initial = 5.0
