@@ -17,6 +17,10 @@ accelerator of the grid: every layer on crossbars of one size, one ADC resolutio
 - ``EDAP``: energy x latency x area of the same network on the same design from ``sim`` (the crossbar
   template's exact counts, priced by its ISAAC-cited table), with latency and energy per image.
 
+The stem reads normalized (signed) images: ``crossbar_noise`` runs their negative part as a second
+pass, which ``sim`` (inputs counted as one unsigned pass) does not price; every other layer reads
+ReLU outputs.
+
 Why the size matters for accuracy here: an ADC of a fixed resolution spans the full-scale sum of a
 whole crossbar (``X * (2^dac - 1) * (2^cell - 1)``), so a larger crossbar quantizes each column's
 partial sum more coarsely; "lossless" gives every size the resolution that reads every sum exactly

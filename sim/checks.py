@@ -24,6 +24,14 @@ def non_negative_int(owner: str, field: str, value: object) -> int:
     return int(value)
 
 
+def int_in(owner: str, field: str, value: object, low: int, high: int) -> int:
+    """Returns ``value`` if it is an integer in ``[low, high]``, else raises a ValueError."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or not low <= value <= high):
+        raise ValueError(f"{owner}.{field} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
 def positive_number(owner: str, field: str, value: object, allow_inf: bool = False) -> float:
     """Returns ``value`` as float if it is a finite (or, if allowed, infinite) number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:

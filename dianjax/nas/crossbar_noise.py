@@ -87,7 +87,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -98,22 +97,20 @@ import numpy as np
 from jax import lax
 
 from sim import checks
-from sim.crossbar.architecture import CrossbarAccelerator
+from sim.crossbar.architecture import (
+    ADC_BITS_RANGE,
+    BIT_RANGES,
+    CROSSBAR_SIZES,
+    CrossbarAccelerator,
+)
 
 RNG_COLLECTION = "crossbar"
 """The Flax RNG stream the hooks draw their conductance-noise keys from."""
 
-IR_DROP_REFERENCE_ROWS = 256
-"""Rows over which the IR-drop loss reaches ``ir_drop`` (the largest crossbar NAX searches)."""
+IR_DROP_REFERENCE_ROWS = max(CROSSBAR_SIZES)
+"""Rows over which the IR-drop loss reaches ``ir_drop`` (the largest crossbar size sim allows)."""
 
 _HIGHEST = lax.Precision.HIGHEST
-
-
-def _int_in(owner: str, field: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
-            low <= value <= high):
-        raise ValueError(f"{owner}.{field} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,15 +141,24 @@ class AnalogConfig:
     def __post_init__(self):
         owner = "AnalogConfig"
         checks.positive_int(owner, "rows", self.rows)
-        _int_in(owner, "weight_bits", self.weight_bits, 2, 16)
-        _int_in(owner, "cell_bits", self.cell_bits, 1, self.weight_bits)
-        _int_in(owner, "input_bits", self.input_bits, 1, 16)
-        _int_in(owner, "dac_bits", self.dac_bits, 1, self.input_bits)
+        # sim's ranges (one rule), narrowed where this model needs it: a signed weight needs 2
+        # bits, a cell no more bits than its weight, a DAC cycle no more than its input
+        ranges = BIT_RANGES
+        checks.int_in(owner, "weight_bits", self.weight_bits, 2, ranges["weight_bits"][1])
+        checks.int_in(owner, "cell_bits", self.cell_bits, ranges["cell_bits"][0],
+                      min(ranges["cell_bits"][1], self.weight_bits))
+        checks.int_in(owner, "input_bits", self.input_bits, *ranges["input_bits"])
+        checks.int_in(owner, "dac_bits", self.dac_bits, ranges["dac_bits"][0],
+                      min(ranges["dac_bits"][1], self.input_bits))
         if self.adc_bits is not None:
-            _int_in(owner, "adc_bits", self.adc_bits, 1, 32)
+            checks.int_in(owner, "adc_bits", self.adc_bits, *ADC_BITS_RANGE)
         checks.number_in(owner, "conductance_sigma", self.conductance_sigma, 0.0, math.inf,
                          high_open=True)
         checks.number_in(owner, "ir_drop", self.ir_drop, 0.0, 1.0, high_open=True)
+        if self.ir_drop * self.rows >= IR_DROP_REFERENCE_ROWS:
+            raise ValueError(f"{owner}.ir_drop * rows / {IR_DROP_REFERENCE_ROWS} must be < 1 (the "
+                             f"last row would lose its whole contribution), got ir_drop="
+                             f"{self.ir_drop} with rows={self.rows}")
 
     @property
     def weight_slices(self) -> int:

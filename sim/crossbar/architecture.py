@@ -43,9 +43,11 @@ COLUMNS_PER_ADC = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LOSSLESS = "lossless"
 """``adc_bits`` value asking for the lossless resolution (:func:`lossless_adc_bits`)."""
 
-_BIT_RANGES = {"cell_bits": (1, 8), "weight_bits": (1, 16), "input_bits": (1, 16),
-               "dac_bits": (1, 8)}
-_ADC_BITS_RANGE = (1, 32)
+BIT_RANGES = {"cell_bits": (1, 8), "weight_bits": (1, 16), "input_bits": (1, 16),
+              "dac_bits": (1, 8)}
+"""Allowed ``[low, high]`` of each bit-width field (also the forward pass's and cost model's)."""
+ADC_BITS_RANGE = (1, 32)
+"""Allowed ``adc_bits`` (besides ``"lossless"``)."""
 
 _FIELDS = ("crossbar_size", "cell_bits", "weight_bits", "input_bits", "dac_bits", "adc_bits",
            "columns_per_adc", "crossbars_per_tile", "tile_buffer_kb", "clock_mhz",
@@ -63,13 +65,6 @@ def lossless_adc_bits(crossbar_size: int, dac_bits: int, cell_bits: int) -> int:
     """
     largest = crossbar_size * (2 ** dac_bits - 1) * (2 ** cell_bits - 1)
     return largest.bit_length()          # == ceil(log2(largest + 1))
-
-
-def _int_in(owner: str, field: str, value: object, low: int, high: int) -> int:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-            or not low <= value <= high):
-        raise ValueError(f"{owner}.{field} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 def check_crossbar_size(owner: str, value: object) -> int:
@@ -99,10 +94,10 @@ class CrossbarAccelerator:
     def __post_init__(self):
         owner = "CrossbarAccelerator"
         check_crossbar_size(owner, self.crossbar_size)
-        for field, (low, high) in _BIT_RANGES.items():
-            _int_in(owner, field, getattr(self, field), low, high)
+        for field, (low, high) in BIT_RANGES.items():
+            checks.int_in(owner, field, getattr(self, field), low, high)
         if self.adc_bits != LOSSLESS:
-            low, high = _ADC_BITS_RANGE
+            low, high = ADC_BITS_RANGE
             if (isinstance(self.adc_bits, bool) or not isinstance(self.adc_bits, numbers.Integral)
                     or not low <= self.adc_bits <= high):
                 raise ValueError(f"{owner}.adc_bits must be an integer in [{low}, {high}] or "

@@ -3,7 +3,9 @@
 Under the mapping convention of :mod:`sim.crossbar.mapping` (``window = R*S*C/groups`` rows,
 ``filters = M/groups``, ``slices`` columns per filter, X x X crossbars), with
 ``vectors = N*P*Q`` input vectors (one per output pixel) and ``input_cycles`` bit-serial cycles
-per vector, one *step* is one input cycle of one vector on every crossbar of the layer at once:
+per vector (inputs are unsigned magnitudes, as after a ReLU: signed inputs would need a second
+pass, which is not counted), one *step* is one input cycle of one vector on every crossbar of the
+layer at once:
 
     steps                 = vectors * input_cycles
     mvm_operations        = crossbars * steps             (one crossbar read per crossbar per step)

@@ -248,6 +248,9 @@ def test_bad_inputs_raise_value_errors_naming_them():
         crossbar.evaluate(arrays, CrossbarAccelerator())
     with pytest.raises(ValueError, match="energy_table must be a sim.CrossbarEnergyTable"):
         crossbar.evaluate(arrays, accelerator, energy_table=EnergyTable())
+    with pytest.raises(ValueError, match=r"crossbar_size must hold values of \[16, 32, 64, 128, "
+                                         r"256\], got \[48\]"):
+        crossbar.evaluate(arrays, accelerator, crossbar_size=np.array([48], np.int32))
     stacked = crossbar.stack_architectures([CrossbarAccelerator(), CrossbarAccelerator()])
     with pytest.raises(AssertionError):                 # a batch goes through jax.vmap
         crossbar.evaluate(arrays, stacked)

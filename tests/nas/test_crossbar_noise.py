@@ -283,10 +283,11 @@ def test_gradients_are_straight_through_and_finite():
     ("conductance_sigma", -0.1, r"AnalogConfig.conductance_sigma must be a number in \[0.0, inf\)"),
     ("conductance_sigma", float("inf"), r"conductance_sigma must be a number in \[0.0, inf\)"),
     ("ir_drop", 1.0, r"AnalogConfig.ir_drop must be a number in \[0.0, 1.0\)"),
+    ("rows", 512, r"AnalogConfig.ir_drop \* rows / 256 must be < 1 .* ir_drop=0.5 with rows=512"),
 ])
 def test_validation_names_the_field_and_the_allowed_values(field, value, message):
     with pytest.raises(ValueError, match=message):
-        AnalogConfig(**{field: value})
+        AnalogConfig(**{field: value, **({"ir_drop": 0.5} if field == "rows" else {})})
 
 
 def test_unsupported_contractions_are_refused():
