@@ -72,6 +72,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 from sim import checks
 
@@ -79,8 +80,36 @@ _UM2_PER_MM2 = 1e6
 _BITS_PER_GBPS_PER_MHZ = 8000     # words/cycle * bits * MHz / 8000 = GB/s
 
 
+class JsonTable:
+    """JSON round trips of a frozen dataclass of fields (an energy table): ``to_dict``,
+    ``from_dict`` / ``load`` of a possibly partial set of fields (missing ones keep their
+    defaults, unknown ones are named), ``save``."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data) -> Self:
+        """A table from a (possibly partial) dict of fields; missing fields keep their defaults."""
+        checks.known_keys(cls.__name__, data, [f.name for f in dataclasses.fields(cls)])
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        """Writes every field to ``path`` as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """A table from a JSON object of fields (as :meth:`save` writes; partial ones allowed)."""
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            message = f"{cls.__name__}.load({str(path)!r}) needs a JSON object of fields"
+            raise ValueError(f"{message}, got {type(data).__name__}")  # noqa: TRY004
+        return cls.from_dict(data)
+
+
 @dataclasses.dataclass(frozen=True)
-class EnergyTable:
+class EnergyTable(JsonTable):
     """Per-action energies, leakage powers and per-component areas (sources: module docstring)."""
 
     node_nm: int = 45                                # technology node of every entry
@@ -175,29 +204,6 @@ class EnergyTable:
         """The DRAM interface (PHY) of a bandwidth in words per cycle: infinite if unbounded."""
         gbps = bandwidth_words_per_cycle * word_bits * clock_mhz / _BITS_PER_GBPS_PER_MHZ
         return gbps * self.dram_interface_mm2_per_gbps
-
-    # -- serialization -------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data) -> EnergyTable:
-        """A table from a (possibly partial) dict of fields; missing fields keep their defaults."""
-        checks.known_keys("EnergyTable", data, [f.name for f in dataclasses.fields(cls)])
-        return cls(**data)
-
-    def save(self, path: str | Path) -> None:
-        """Writes every field to ``path`` as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> EnergyTable:
-        """A table from a JSON object of fields (as :meth:`save` writes; partial ones allowed)."""
-        data = json.loads(Path(path).read_text())
-        if not isinstance(data, dict):
-            message = f"EnergyTable.load({str(path)!r}) needs a JSON object of fields"
-            raise ValueError(f"{message}, got {type(data).__name__}")  # noqa: TRY004
-        return cls.from_dict(data)
 
     @classmethod
     def from_accelergy_ert(cls, path: str | Path, base: EnergyTable | None = None, *,

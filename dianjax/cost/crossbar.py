@@ -57,7 +57,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax.cost.template import CostTemplate, KnobSchema
+from dianjax.cost.template import CostTemplate, KnobSchema, int32_field
+from sim.arith import ceil_div
 from sim.crossbar import (
     CROSSBAR_SIZES,
     LOSSLESS,
@@ -172,15 +173,6 @@ class CrossbarCostReport(NamedTuple):
 
 # -- building the arrays (numpy, exact Python integers checked against int32) ---------------------
 
-def _int32(owner: str, field: str, values, limit: int) -> np.ndarray:
-    array = np.asarray(values, dtype=np.int64)
-    if array.size and (array.min() < 0 or array.max() >= limit):
-        bad = int(array.max() if array.max() >= limit else array.min())
-        raise ValueError(f"{owner}.{field}={bad} is out of range; allowed: 0 <= {field} < {limit} "
-                         "(the cost model keeps it in int32)")
-    return array.astype(np.int32)
-
-
 def layer_arrays(layers: Sequence[Layer] | Network) -> CrossbarLayerArrays:
     """The per-group weight matrices of ``layers`` (a sequence of :class:`sim.Layer` or a
     Network)."""
@@ -196,8 +188,8 @@ def layer_arrays(layers: Sequence[Layer] | Network) -> CrossbarLayerArrays:
     fields = {"groups": [layer.groups for layer in layers],
               "vectors": [layer.N * layer.P * layer.Q for layer in layers],
               "window": window, "filters": [layer.M // layer.groups for layer in layers]}
-    arrays = {name: _int32(owner, name, values, _MAX_LAYER_SIZE) for name, values in fields.items()}
-    _int32(owner, "weights", [g * w * f for g, w, f in zip(fields["groups"], window,
+    arrays = {name: int32_field(owner, name, values, _MAX_LAYER_SIZE) for name, values in fields.items()}
+    int32_field(owner, "weights", [g * w * f for g, w, f in zip(fields["groups"], window,
                                                            fields["filters"])], _MAX_WEIGHTS)
     # sim's partial-sum width less its input and weight bits: ceil(log2 window)
     arrays["window_bits"] = np.asarray([psum_bits(0, 0, w) for w in window], np.int32)
@@ -218,7 +210,7 @@ def architecture_arrays(accelerator: CrossbarAccelerator) -> CrossbarArrays:
     values = {field: getattr(accelerator, field) for field in _INT_FIELDS}
     values["adc_bits"] = adc_bits_code(accelerator.adc_bits)
     return CrossbarArrays(
-        **{field: _int32(owner, field, value, 2 ** 31) for field, value in values.items()},
+        **{field: int32_field(owner, field, value, 2 ** 31) for field, value in values.items()},
         tile_buffer_kb=np.asarray(accelerator.tile_buffer_kb, np.float64),
         clock_mhz=np.asarray(accelerator.clock_mhz, np.float64))
 
@@ -266,10 +258,6 @@ class _TabulatedScales(CrossbarEnergyTable):
     def dac_scale(self, bits):
         scales = [CrossbarEnergyTable.dac_scale(self, b) for b in range(_MAX_DAC_CELL_BITS + 1)]
         return jnp.asarray(scales, jnp.result_type(float))[bits]
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
 
 
 def _check_arrays(layers: CrossbarLayerArrays, accelerator: CrossbarArrays, crossbar_size) -> None:
@@ -332,8 +320,8 @@ def evaluate(layers: CrossbarLayerArrays, accelerator: CrossbarArrays, crossbar_
         return jnp.asarray(x).astype(dtype)
 
     # 1. architecture (sim.crossbar.architecture): slices, input cycles, ADCs and their resolution.
-    slices = _ceil_div(acc.weight_bits, acc.cell_bits)
-    input_cycles = _ceil_div(acc.input_bits, acc.dac_bits)
+    slices = ceil_div(acc.weight_bits, acc.cell_bits)
+    input_cycles = ceil_div(acc.input_bits, acc.dac_bits)
     adcs = X // jnp.minimum(acc.columns_per_adc, X)
     size_index = jnp.searchsorted(jnp.asarray(CROSSBAR_SIZES, itype), X)
     lossless = jnp.asarray(_LOSSLESS_BITS)[size_index, acc.dac_bits, acc.cell_bits]
@@ -341,9 +329,9 @@ def evaluate(layers: CrossbarLayerArrays, accelerator: CrossbarArrays, crossbar_
 
     # 2. mapping and counts (sim.crossbar.counts.matrix_counts, pipeline_cycles).
     groups, vectors, window, filters = ints.groups, ints.vectors, ints.window, ints.filters
-    row_tiles = _ceil_div(window, X)
+    row_tiles = ceil_div(window, X)
     filters_per_crossbar = X // slices
-    column_tiles = _ceil_div(filters, filters_per_crossbar)
+    column_tiles = ceil_div(filters, filters_per_crossbar)
     crossbars = groups * row_tiles * column_tiles
     used_cells = f(groups) * f(window) * f(filters) * f(slices)
     steps = f(vectors) * f(input_cycles)
@@ -355,7 +343,7 @@ def evaluate(layers: CrossbarLayerArrays, accelerator: CrossbarArrays, crossbar_
     counts = CrossbarCounts(
         crossbar_size=X, row_tiles=row_tiles, column_tiles=column_tiles,
         filters_per_crossbar=filters_per_crossbar, crossbars=crossbars,
-        tiles=_ceil_div(crossbars, acc.crossbars_per_tile), used_cells=used_cells,
+        tiles=ceil_div(crossbars, acc.crossbars_per_tile), used_cells=used_cells,
         row_utilization=f(window) / f(row_tiles * X),
         column_utilization=f(filters) * f(slices) / (f(column_tiles) * f(X)),
         cell_utilization=used_cells / (f(crossbars) * f(X) * f(X)),

@@ -46,7 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dianjax.cost.template import CostTemplate, KnobSchema
+from dianjax.cost.template import CostTemplate, KnobSchema, int32_field
+from sim.arith import ceil_div
 from sim.energy import EnergyTable
 from sim.systolic.architecture import DATAFLOWS, Accelerator
 from sim.systolic.energy import area_mm2, layer_energy, ofmap_sram_reads
@@ -144,15 +145,6 @@ class CostReport(NamedTuple):
 
 # -- building the arrays (numpy, exact Python integers checked against int32) ---------------------
 
-def _int32(owner: str, field: str, values, limit: int) -> np.ndarray:
-    array = np.asarray(values, dtype=np.int64)
-    if array.size and (array.min() < 0 or array.max() >= limit):
-        bad = int(array.max() if array.max() >= limit else array.min())
-        raise ValueError(f"{owner}.{field}={bad} is out of range; allowed: 0 <= {field} < {limit} "
-                         "(the cost model keeps it in int32)")
-    return array.astype(np.int32)
-
-
 def layer_arrays(layers: Sequence[Layer] | Network) -> LayerArrays:
     """The per-group GEMM sizes of ``layers`` (a sequence of :class:`sim.Layer` or a Network)."""
     layers = tuple(layers)
@@ -170,14 +162,14 @@ def layer_arrays(layers: Sequence[Layer] | Network) -> LayerArrays:
         "filter_words": [layer.filter_words // layer.groups for layer in layers],
         "ofmap_words": [layer.ofmap_words // layer.groups for layer in layers],
     }
-    return LayerArrays(**{name: _int32("LayerArrays", name, values, _MAX_LAYER_WORDS)
+    return LayerArrays(**{name: int32_field("LayerArrays", name, values, _MAX_LAYER_WORDS)
                           for name, values in fields.items()})
 
 
 def buffer_words(sram_kb, word_bits, field: str = "buffer_words") -> np.ndarray:
     """int32 words of one double-buffer half of an SRAM of ``sram_kb`` KiB (as sim computes it)."""
     words = np.floor(np.asarray(sram_kb, np.float64) * 1024 * 8).astype(np.int64)
-    return _int32("AcceleratorArrays", field, words // np.asarray(word_bits, np.int64) // 2, 2 ** 31)
+    return int32_field("AcceleratorArrays", field, words // np.asarray(word_bits, np.int64) // 2, 2 ** 31)
 
 
 def _accelerator_fields(rows, cols, dataflow_index, ifmap_sram_kb, filter_sram_kb, ofmap_sram_kb,
@@ -188,15 +180,15 @@ def _accelerator_fields(rows, cols, dataflow_index, ifmap_sram_kb, filter_sram_k
                for operand, kb in (("ifmap", ifmap_sram_kb), ("filter", filter_sram_kb),
                                    ("ofmap", ofmap_sram_kb))}
     return AcceleratorArrays(
-        rows=_int32(owner, "rows", rows, _MAX_ARRAY_SIDE + 1),
-        cols=_int32(owner, "cols", cols, _MAX_ARRAY_SIDE + 1),
-        dataflow=_int32(owner, "dataflow", dataflow_index, len(DATAFLOWS)),
+        rows=int32_field(owner, "rows", rows, _MAX_ARRAY_SIDE + 1),
+        cols=int32_field(owner, "cols", cols, _MAX_ARRAY_SIDE + 1),
+        dataflow=int32_field(owner, "dataflow", dataflow_index, len(DATAFLOWS)),
         **buffers,
         ifmap_sram_kb=np.asarray(ifmap_sram_kb, np.float64),
         filter_sram_kb=np.asarray(filter_sram_kb, np.float64),
         ofmap_sram_kb=np.asarray(ofmap_sram_kb, np.float64),
         dram_bandwidth_words_per_cycle=np.asarray(dram_bandwidth_words_per_cycle, np.float64),
-        word_bits=_int32(owner, "word_bits", word_bits, 2 ** 16),
+        word_bits=int32_field(owner, "word_bits", word_bits, 2 ** 16),
         clock_mhz=np.asarray(clock_mhz, np.float64))
 
 
@@ -229,10 +221,6 @@ def fold_order_indices(network: Network, mappings: MappingType[str, object]) -> 
 
 
 # -- the closed forms ------------------------------------------------------------------------------
-
-def _ceil_div(a, b):
-    return -(-a // b)
-
 
 def _check_arrays(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order) -> None:
     if not isinstance(layers, LayerArrays):
@@ -291,8 +279,8 @@ def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=Non
     T = jnp.where(is_os, ints.window, jnp.where(is_ws, ints.pixels, ints.filters))
 
     # 2. fold schedule (sim.systolic.schedule).
-    row_folds = _ceil_div(Sr, rows)
-    col_folds = _ceil_div(Sc, cols)
+    row_folds = ceil_div(Sr, rows)
+    col_folds = ceil_div(Sc, cols)
     folds = f(row_folds) * f(col_folds)
     per_fold = jnp.where(is_os, T + rows + cols - 2, 2 * rows + cols + T - 2)
     groups = f(ints.groups)
@@ -318,7 +306,7 @@ def evaluate(layers: LayerArrays, accelerator: AcceleratorArrays, fold_order=Non
         both = code == _BOTH
         outer = ~both & ((code == _ROW) == row_outer)
         buffer = jnp.asarray(buffer, itype)
-        held = both | jnp.where(outer, _ceil_div(footprint, outer_folds) <= buffer,
+        held = both | jnp.where(outer, ceil_div(footprint, outer_folds) <= buffer,
                                 footprint <= buffer)
         units = f(footprint) * jnp.where(both, 1.0, f(jnp.where(outer, inner_folds, outer_folds)))
         roles.append((both, outer, held, units))

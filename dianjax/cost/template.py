@@ -27,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 
 @dataclasses.dataclass(frozen=True)
 class KnobSchema:
@@ -70,3 +72,14 @@ class CostTemplate:
     evaluate: Callable               # (layers, architecture arrays, mapping index, table) -> report
     network_cost: Callable           # report -> {metric: network total} (Metrics fields and more)
     area_per_layer: bool = False     # area_mm2 per layer, summed over a network (module docstring)
+
+
+def int32_field(owner: str, field: str, values, limit: int) -> np.ndarray:
+    """``values`` as int32 after checking ``0 <= values < limit`` (exact Python / int64 integers):
+    the array builders of every template keep their small integers in int32."""
+    array = np.asarray(values, dtype=np.int64)
+    if array.size and (array.min() < 0 or array.max() >= limit):
+        bad = int(array.max() if array.max() >= limit else array.min())
+        raise ValueError(f"{owner}.{field}={bad} is out of range; allowed: 0 <= {field} < {limit} "
+                         "(the cost model keeps it in int32)")
+    return array.astype(np.int32)

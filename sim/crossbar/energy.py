@@ -36,17 +36,16 @@ The table is overridden field by field (``dataclasses.replace``) or from JSON (:
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 from typing import NamedTuple
 
 from sim import checks
+from sim.energy import JsonTable
 
 _UM2_PER_MM2 = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
-class CrossbarEnergyTable:
+class CrossbarEnergyTable(JsonTable):
     """Per-action energies and per-component areas of crossbars (sources: module docstring)."""
 
     node_nm: int = 32                                  # technology node of every entry
@@ -117,29 +116,6 @@ class CrossbarEnergyTable:
         return (crossbars_per_tile * self.crossbar_area_mm2(crossbar_size, adcs, dac_bits,
                                                             adc_bits)
                 + buffer_kb * self.buffer_area_mm2_per_kb)
-
-    # -- serialization --------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data) -> CrossbarEnergyTable:
-        """A table from a (possibly partial) dict of fields; missing fields keep their defaults."""
-        checks.known_keys("CrossbarEnergyTable", data, [f.name for f in dataclasses.fields(cls)])
-        return cls(**data)
-
-    def save(self, path: str | Path) -> None:
-        """Writes every field to ``path`` as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> CrossbarEnergyTable:
-        """A table from a JSON object of fields (as :meth:`save` writes; partial ones allowed)."""
-        data = json.loads(Path(path).read_text())
-        if not isinstance(data, dict):
-            message = f"CrossbarEnergyTable.load({str(path)!r}) needs a JSON object of fields"
-            raise ValueError(f"{message}, got {type(data).__name__}")  # noqa: TRY004
-        return cls.from_dict(data)
 
 
 class CrossbarEnergyBreakdown(NamedTuple):
