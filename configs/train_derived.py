@@ -7,7 +7,7 @@ Command:  dianjax train --workdir runs/train-digits
 Expected: ~1 minute on a 2-core CPU; test accuracy ~0.97 on the 360 held-out digits.
 """
 
-from dianjax.train import schedule_config
+from dianjax.train import analog_section, schedule_config
 
 
 def get_config():
@@ -31,4 +31,6 @@ def get_config():
     config.log_every_steps = 10
     config.eval_every_epochs = 5
     config.checkpoint_every_steps = 110
+    config.analog = analog_section()   # enabled: noise-aware training on memristive crossbars,
+    #                                    evaluated over chips on the full noise model
     return config

@@ -23,6 +23,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 import orbax.checkpoint as ocp
 import tqdm
@@ -32,11 +33,15 @@ from flax.training import train_state
 from dianjax import data, distributed, input_pipeline, parallel
 from dianjax.checkpoints import check_same_config, restore_latest, write_config
 from dianjax.metrics_log import MetricsWriter
-from dianjax.nas.search_space import SPACES, get_space
-from dianjax.nas.supernet import DerivedNetwork
+from dianjax.nas.analog import AnalogSearch
+from dianjax.nas.crossbar_noise import RNG_COLLECTION, noisy_evaluate
+from dianjax.nas.search_space import SPACES, get_space, layer_table
+from dianjax.nas.supernet import DerivedNet, DerivedNetwork
 from sim import checks
+from sim.crossbar import CROSSBAR_SIZES, CrossbarAccelerator
 
 RESULT_FILE = "train_result.json"
+BN_RECALIBRATION_BATCHES = 30   # train batches re-estimating batch norm on the full crossbar model
 # eval_split -> (the data split trained on, the data split evaluated on)
 EVAL_SPLITS = {"test": ("train", "test"), "val": ("search_train", "search_val")}
 
@@ -76,14 +81,18 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float =
     return optax.softmax_cross_entropy(logits, targets)
 
 
-def train_step(state: TrainState, batch: dict, label_smoothing: float) -> tuple[TrainState, dict]:
-    """One SGD step on ``batch`` (batch-norm in training mode); metrics: loss, accuracy."""
+def train_step(state: TrainState, batch: dict, label_smoothing: float,
+               key: jax.Array | None = None) -> tuple[TrainState, dict]:
+    """One SGD step on ``batch`` (batch-norm in training mode); metrics: loss, accuracy.
+    ``key``: the crossbar noise of a network on crossbars (noise-aware training)."""
     chex.assert_rank(batch["image"], 4)
     chex.assert_shape(batch["label"], (batch["image"].shape[0],))
+    rngs = {} if key is None else {"rngs": {RNG_COLLECTION: key}}
 
     def loss_fn(params):
         logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats},
-                                         batch["image"], train=True, mutable=["batch_stats"])
+                                         batch["image"], train=True, mutable=["batch_stats"],
+                                         **rngs)
         loss = jnp.mean(cross_entropy(logits, batch["label"], label_smoothing))
         return loss, (logits, updates["batch_stats"])
 
@@ -93,10 +102,11 @@ def train_step(state: TrainState, batch: dict, label_smoothing: float) -> tuple[
     return state, {"loss": loss, "accuracy": accuracy}
 
 
-def eval_step(state: TrainState, batch: dict) -> dict:
-    """Sums over the unmasked examples of ``batch``: loss_sum, correct, count (no smoothing)."""
-    logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
-                            batch["image"], train=False)
+def eval_step(state: TrainState, batch: dict, apply_fn=None) -> dict:
+    """Sums over the unmasked examples of ``batch``: loss_sum, correct, count (no smoothing).
+    ``apply_fn``: the model to evaluate with (default the state's)."""
+    logits = (apply_fn or state.apply_fn)({"params": state.params, "batch_stats": state.batch_stats},
+                                          batch["image"], train=False)
     mask = batch["mask"].astype(jnp.float32)
     loss = cross_entropy(logits, batch["label"])
     correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
@@ -137,6 +147,93 @@ def validate_schedule(schedule: ml_collections.ConfigDict, path: str) -> None:
     checks.positive_number(path, "learning_rate", schedule.learning_rate)
     for field in ("weight_decay", "label_smoothing"):
         checks.number_in(path, field, schedule[field], 0, 1, high_open=True)
+
+
+def analog_section() -> ml_collections.ConfigDict:
+    """``config.analog`` of ``dianjax train``: train and evaluate the network on memristive
+    crossbars (:mod:`dianjax.nas.analog`) instead of digitally."""
+    return ml_collections.ConfigDict(dict(
+        enabled=False,
+        crossbar_sizes=(128,),            # per mapping slot of the space's layer table (in its
+                                          # order), or one size for every slot
+        adc_bits=8,                       # an int or "lossless" (resolved per crossbar size)
+        cell_bits=4, dac_bits=2, weight_bits=8, input_bits=8,
+        conductance_sigma=0.1,            # sd of the multiplicative conductance variation
+        ir_drop=0.0,                      # IR-drop loss on row 256 (linear in the row)
+        eval_samples=8))                  # chips (noise draws) of the final evaluation
+
+
+def analog_models(config: ml_collections.ConfigDict, derived: DerivedNetwork):
+    """``(training model, evaluation model)`` of ``derived`` on the crossbars of
+    ``config.analog``: noise-aware training on the search's model, evaluation on the full
+    bit-level pipeline (:class:`~dianjax.nas.supernet.DerivedNet`); None when not enabled."""
+    section = config.get("analog")
+    if section is None or not section.enabled:
+        return None
+    owner = "config.analog"
+    try:
+        accelerator = CrossbarAccelerator(
+            adc_bits=section.adc_bits, cell_bits=section.cell_bits, dac_bits=section.dac_bits,
+            weight_bits=section.weight_bits, input_bits=section.input_bits)
+        search = AnalogSearch(accelerator, CROSSBAR_SIZES, (section.adc_bits,),
+                              section.conductance_sigma, section.ir_drop)
+    except ValueError as error:
+        raise ValueError(str(error).replace("CrossbarAccelerator.", f"{owner}.", 1)
+                         .replace("AnalogConfig.", f"{owner}.", 1)) from None
+    slots = layer_table(derived.space).mapping_slots
+    sizes = tuple(section.crossbar_sizes)
+    if len(sizes) == 1:
+        sizes *= len(slots)
+    if len(sizes) != len(slots):
+        raise ValueError(f"{owner}.crossbar_sizes must give one size, or one per mapping slot of "
+                         f"space {config.space!r} ({len(slots)}: {list(slots)}), got {len(sizes)}")
+    for size in sizes:
+        checks.one_of(owner, "crossbar_sizes", size, CROSSBAR_SIZES)
+    checks.positive_int(owner, "eval_samples", section.eval_samples)
+    if section.eval_samples < 2:
+        raise ValueError(f"{owner}.eval_samples must be >= 2 (a mean and an sd), got "
+                         f"{section.eval_samples}")
+    pairs = tuple(zip(slots, sizes))
+    return tuple(DerivedNet(derived.space, derived.op_indices, search, pairs, section.adc_bits,
+                            exact=exact) for exact in (False, True))
+
+
+def crossbar_accuracy(model: nn.Module, variables: dict, train_data: data.Dataset,
+                      eval_sets: dict[str, data.Dataset], *, seed: int, batch_size: int,
+                      eval_batch_size: int, samples: int) -> dict[str, dict]:
+    """Accuracy of ``variables`` on ``model`` (a network on the full crossbar model) over
+    ``samples`` chips (noise draws) on each of ``eval_sets``, after re-estimating batch norm on
+    that model (:data:`BN_RECALIBRATION_BATCHES` train batches, one chip): ``{name: {"mean",
+    "sd", "samples"}}``."""
+    chip = jax.random.key(seed + 3)
+    params = variables["params"]
+
+    @jax.jit
+    def update(batch_stats, images):
+        _, updates = model.apply({"params": params, "batch_stats": batch_stats}, images,
+                                 train=True, mutable=["batch_stats"], rngs={RNG_COLLECTION: chip})
+        return updates["batch_stats"]
+
+    batch_stats = variables["batch_stats"]
+    for step in range(BN_RECALIBRATION_BATCHES):
+        batch_stats = update(batch_stats, train_data.train_batch(step, batch_size, seed + 2)["image"])
+
+    def apply(params, images, key):
+        return model.apply({"params": params, "batch_stats": batch_stats}, images, train=False,
+                           rngs={RNG_COLLECTION: key})
+
+    result = {}
+    for index, (name, dataset) in enumerate(eval_sets.items()):
+        images, labels = [], []
+        for batch in dataset.eval_batches(eval_batch_size):
+            keep = np.asarray(batch["mask"]).astype(bool)
+            images.append(np.asarray(batch["image"])[keep])
+            labels.append(np.asarray(batch["label"])[keep])
+        measured = noisy_evaluate(apply, params, np.concatenate(images), np.concatenate(labels),
+                                  jax.random.key(seed + 4 + index), samples, eval_batch_size)
+        result[name] = {"mean": measured.mean, "sd": measured.sd,
+                        "samples": measured.samples.tolist()}
+    return result
 
 
 _POSITIVE_INTS = ("eval_batch_size", "eval_every_epochs", "checkpoint_every_steps",
@@ -193,6 +290,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
       loss, parameter and MAC counts, op names, steps, wall time (seconds).
     """
     derived = derived_from_config(config)
+    analog = analog_models(config, derived)
     workdir = Path(workdir)
     check_same_config(config, workdir, free=input_pipeline.HOW_NOT_WHAT)
     split = config.eval_split
@@ -217,6 +315,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     info = train_data.info
     state = create_train_state(jax.random.key(config.seed), derived.model,
                                (info.image_size, info.image_size, info.channels), tx)
+    noise_key = None
+    if analog is not None:   # same variables; trained on crossbars, evaluated digitally en route
+        state = state.replace(apply_fn=analog[0].apply)
+        noise_key = jax.random.key(config.seed + 1)
     state = parallel.replicate(state, mesh)
     options = ocp.CheckpointManagerOptions(max_to_keep=2,
                                            save_interval_steps=config.checkpoint_every_steps)
@@ -224,7 +326,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     with ocp.CheckpointManager((workdir / "checkpoints").absolute(), options=options) as manager:
         state, start_step = restore_latest(manager, state)
         step_fn = jax.jit(functools.partial(train_step, label_smoothing=config.label_smoothing))
-        eval_fn = jax.jit(eval_step)
+        eval_fn = jax.jit(functools.partial(eval_step, apply_fn=derived.model.apply))
         metrics, held_out = {}, None
         with MetricsWriter(workdir, resume_step=start_step, enabled=primary) as writer, \
                 tqdm.tqdm(total=total_steps, initial=start_step, desc="train", unit="step",
@@ -234,7 +336,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     input_pipeline.resolve_workers("config", "workers", config.workers)
                 ) as batches:
             for step, batch in enumerate(batches, start=start_step + 1):
-                state, metrics = step_fn(state, batch)
+                key = None if noise_key is None else jax.random.fold_in(noise_key, step)
+                state, metrics = step_fn(state, batch, key=key)
                 epoch, epoch_end = divmod(step, steps_per_epoch)
                 do_eval = (epoch_end == 0 and epoch % config.eval_every_epochs == 0
                            or step == total_steps)  # the last evaluation is the result's
@@ -269,6 +372,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         "resumed_from_step": start_step,
         "wall_s": time.perf_counter() - start,
     }
+    if analog is not None:
+        result[f"{split}_accuracy_crossbar"] = crossbar_accuracy(
+            analog[1], {"params": state.params, "batch_stats": state.batch_stats}, train_data,
+            {split: eval_data}, seed=config.seed, batch_size=config.batch_size,
+            eval_batch_size=config.eval_batch_size, samples=config.analog.eval_samples)[split]
+        result["analog"] = config.analog.to_dict()
     if primary:
         (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
     return result

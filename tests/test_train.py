@@ -157,3 +157,39 @@ def test_resume_refuses_a_different_config(tmp_path):
     (tmp_path / "config.json").write_text(_config().to_json())
     with pytest.raises(ValueError, match=r"different config \(changed: \['num_epochs'\]\)"):
         train.train_and_evaluate(_config(num_epochs=3), tmp_path)
+
+
+def _analog_config(*overrides):
+    return load_config("train_derived", [
+        "space=nax_quickstart", "ops=('skip', 'res_k3', 'res_k3', 'skip')", "analog.enabled=True",
+        "num_epochs=1", "batch_size=32", "eval_batch_size=120", "analog.eval_samples=2",
+        *overrides])
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("analog.crossbar_sizes=(16, 32)", r"config.analog.crossbar_sizes must give one size, or one "
+                                       r"per mapping slot of space 'nax_quickstart' \(14"),
+    ("analog.crossbar_sizes=(48,)", r"config.analog.crossbar_sizes must be one of"),
+    ("analog.adc_bits=0", r"config.analog.adc_bits must be an integer in"),
+    ("analog.dac_bits=9", r"config.analog.dac_bits"),
+    ("analog.eval_samples=1", r"config.analog.eval_samples must be >= 2"),
+])
+def test_bad_analog_training_settings_are_named(override, message):
+    config = _analog_config(override)
+    with pytest.raises(ValueError, match=message):
+        train.analog_models(config, train.derived_from_config(config))
+
+
+def test_noise_aware_training_on_crossbars_reports_accuracy_over_chips(tmp_path):
+    result = train.train_and_evaluate(_analog_config("analog.crossbar_sizes=(32,)"), tmp_path)
+    measured = result["test_accuracy_crossbar"]
+    assert len(measured["samples"]) == 2 and 0 <= measured["mean"] <= 1
+    assert measured["mean"] == pytest.approx(np.mean(measured["samples"]))
+    assert result["analog"]["crossbar_sizes"] == (32,) or result["analog"]["crossbar_sizes"] == [32]
+    # a digital network of the same ops has the same variables: the analog path adds none
+    digital = train.derived_from_config(_analog_config()).model
+    variables = digital.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), train=False)
+    analog = train.analog_models(_analog_config(), train.derived_from_config(_analog_config()))
+    analog_variables = analog[0].init({"params": jax.random.key(0), "crossbar": jax.random.key(1)},
+                                      jnp.zeros((1, 8, 8, 1)), train=False)
+    assert jax.tree.structure(variables) == jax.tree.structure(analog_variables)

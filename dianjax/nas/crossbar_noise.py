@@ -110,7 +110,8 @@ RNG_COLLECTION = "crossbar"
 IR_DROP_REFERENCE_ROWS = max(CROSSBAR_SIZES)
 """Rows over which the IR-drop loss reaches ``ir_drop`` (the largest crossbar size sim allows)."""
 
-_HIGHEST = lax.Precision.HIGHEST
+HIGHEST = lax.Precision.HIGHEST
+"""The precision of every product here (float32 carries the integers exactly)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,19 +204,23 @@ def analog_config(accelerator: CrossbarAccelerator, crossbar_size: int | None = 
                         conductance_sigma=conductance_sigma, ir_drop=ir_drop)
 
 
-def adc(partial_sums: jax.Array, config: AnalogConfig) -> jax.Array:
+def adc(partial_sums: jax.Array, config: AnalogConfig, bits: jax.Array | None = None) -> jax.Array:
     """The ADC's reading of column partial sums: uniform over ``[0, F]`` with
     ``L = min(2**adc_bits - 1, F)`` steps, round half to even, clipped to ``[0, F]``; the identity
-    when ``config.adc_bits`` is None."""
-    if config.adc_bits is None:
-        return partial_sums
+    when ``config.adc_bits`` is None. ``bits`` (an int array, may be traced) replaces
+    ``config.adc_bits``: the supernet's sampled ADC resolution (:mod:`dianjax.nas.analog`)."""
     full_scale = config.adc_full_scale
-    steps = min(2 ** config.adc_bits - 1, full_scale)
+    if bits is not None:
+        steps = jnp.minimum(2.0 ** jnp.asarray(bits, jnp.float32) - 1.0, float(full_scale))
+    elif config.adc_bits is None:
+        return partial_sums
+    else:
+        steps = min(2 ** config.adc_bits - 1, full_scale)
     codes = jnp.clip(jnp.round(partial_sums * steps / full_scale), 0, steps)
     return codes * (full_scale / steps)
 
 
-def _bits(values: jax.Array, width: int, count: int) -> jax.Array:
+def bit_digits(values: jax.Array, width: int, count: int) -> jax.Array:
     """``values`` (non-negative int32) cut into ``count`` digits of ``width`` bits, least
     significant first, on a new last axis (float32)."""
     shifts = jnp.arange(count, dtype=jnp.int32) * width
@@ -223,51 +228,98 @@ def _bits(values: jax.Array, width: int, count: int) -> jax.Array:
     return digits.astype(jnp.float32)
 
 
-def _conductances(q: jax.Array, config: AnalogConfig, key: jax.Array | None) -> jax.Array:
-    """Cell conductances float[G, T, X, M, S] of signed integer weights ``q`` int32[G, K, M]."""
+def granularity(configs: tuple[AnalogConfig, ...]) -> int:
+    """Rows per block of cells when ``configs`` (equal but for ``rows``) are read out together:
+    the largest that divides every crossbar size."""
+    if len({dataclasses.replace(c, rows=configs[0].rows) for c in configs}) != 1:
+        raise ValueError(f"configs read out together must differ in rows only, got {configs}")
+    return math.gcd(*(config.rows for config in configs))
+
+
+def conductances(q: jax.Array, config: AnalogConfig, key: jax.Array | None,
+                  rows: int | None = None) -> jax.Array:
+    """Cell conductances float[G, T, X, M, S] of signed integer weights ``q`` int32[G, K, M], in
+    blocks of ``rows`` (X, default ``config.rows``) rows; conductance noise, no IR drop (it depends
+    on the crossbar size, :func:`_ir_kept`)."""
+    rows = config.rows if rows is None else rows
     groups, rows_k, columns = q.shape
-    tiles = -(-rows_k // config.rows)
+    tiles = -(-rows_k // rows)
     stored = q + 2 ** (config.weight_bits - 1)  # offset encoding
-    cells = _bits(stored, config.cell_bits, config.weight_slices)
-    cells = jnp.pad(cells, ((0, 0), (0, tiles * config.rows - rows_k), (0, 0), (0, 0)))
-    cells = cells.reshape(groups, tiles, config.rows, columns, config.weight_slices)
+    cells = bit_digits(stored, config.cell_bits, config.weight_slices)
+    cells = jnp.pad(cells, ((0, 0), (0, tiles * rows - rows_k), (0, 0), (0, 0)))
+    cells = cells.reshape(groups, tiles, rows, columns, config.weight_slices)
     if config.noisy:
         if key is None:
             raise ValueError("AnalogConfig.conductance_sigma > 0 draws conductance noise: pass a "
                              "PRNG key")
         eps = jax.random.normal(key, cells.shape, jnp.float32)
         cells = cells * jnp.maximum(1.0 + config.conductance_sigma * eps, 0.0)
-    if config.ir_drop > 0:
-        row = jnp.arange(1, config.rows + 1, dtype=jnp.float32)
-        kept = 1.0 - config.ir_drop * row / IR_DROP_REFERENCE_ROWS
-        cells = cells * kept[:, None, None]
     return cells
 
 
-def _effective_weights(conductances: jax.Array, rows_k: int, config: AnalogConfig) -> jax.Array:
-    """What the cells store, in weight integers: float[G, K, M] (``q`` when ideal)."""
+def _ir_kept(config: AnalogConfig, tiles: int, rows: int) -> jax.Array:
+    """float[T, X]: the share of each cell's current kept after IR drop on crossbars of
+    ``config.rows`` rows, for cells in blocks of ``rows``: ``1 - ir_drop * (i + 1) / 256`` for
+    row ``i`` of its crossbar."""
+    row = jnp.arange(tiles * rows, dtype=jnp.float32).reshape(tiles, rows) % config.rows
+    return 1.0 - config.ir_drop * (row + 1.0) / IR_DROP_REFERENCE_ROWS
+
+
+def effective_weights(conductances: jax.Array, rows_k: int, config: AnalogConfig) -> jax.Array:
+    """What the cells store on crossbars of ``config.rows`` rows (IR drop included), in weight
+    integers: float[G, K, M] (``q`` when ideal)."""
     groups, tiles, rows, columns, slices = conductances.shape
+    if config.ir_drop > 0:
+        conductances = conductances * _ir_kept(config, tiles, rows)[None, :, :, None, None]
     significance = 2.0 ** (jnp.arange(slices) * config.cell_bits)
-    stored = jnp.einsum("gtxms,s->gtxm", conductances, significance, precision=_HIGHEST)
+    stored = jnp.einsum("gtxms,s->gtxm", conductances, significance, precision=HIGHEST)
     stored = stored.reshape(groups, tiles * rows, columns)[:, :rows_k]
     return stored - 2.0 ** (config.weight_bits - 1)
 
 
-def _mvm(x_int: jax.Array, conductances: jax.Array, config: AnalogConfig) -> jax.Array:
-    """Stages 4, 5, 7, 8 of the pipeline: unsigned integer inputs int32[A, G, K] through cells
-    float[G, T, X, M, S] -> float[A, G, M]."""
+def _mvm(x_int: jax.Array, conductances: jax.Array, configs: tuple[AnalogConfig, ...],
+         adc_bits: jax.Array | None = None) -> jax.Array:
+    """Stages 4-8 of the pipeline for each of ``configs`` (equal but for ``rows``, each a multiple
+    of the cells' block rows X): unsigned integer inputs int32[A, G, K] through cells
+    float[G, T, X, M, S] -> float[len(configs), A, G, M] (``adc_bits``: int[len(configs)], see
+    :func:`adc`).
+
+    One product per block of X rows serves every size: a crossbar of ``rows`` rows sums
+    ``rows / X`` consecutive blocks before its ADC. With IR drop, row ``o + x`` of a crossbar (``o``
+    the block's first row) keeps ``(1 - a (o + 1) / 256) - a x / 256``, so a second product
+    weighted by ``x`` gives every size's attenuated sums."""
+    config = configs[0]
     vectors, groups, rows_k = x_int.shape
     _, tiles, rows, _, slices = conductances.shape
-    chunks = _bits(x_int, config.dac_bits, config.input_chunks)
+    chunks = bit_digits(x_int, config.dac_bits, config.input_chunks)
     chunks = jnp.pad(chunks, ((0, 0), (0, 0), (0, tiles * rows - rows_k), (0, 0)))
     chunks = chunks.reshape(vectors, groups, tiles, rows, config.input_chunks)
-    partial_sums = jnp.einsum("agtxc,gtxms->agtcms", chunks, conductances, precision=_HIGHEST)
+    block_sums = jnp.einsum("agtxc,gtxms->agtcms", chunks, conductances, precision=HIGHEST)
+    if config.ir_drop > 0:
+        weighted = jnp.einsum("agtxc,gtxms,x->agtcms", chunks, conductances,
+                              jnp.arange(rows, dtype=jnp.float32), precision=HIGHEST)
     chunk_weight = 2.0 ** (jnp.arange(config.input_chunks) * config.dac_bits)
     slice_weight = 2.0 ** (jnp.arange(slices) * config.cell_bits)
-    y = jnp.einsum("agtcms,c,s->agm", adc(partial_sums, config), chunk_weight, slice_weight,
-                   precision=_HIGHEST)
     offset = 2.0 ** (config.weight_bits - 1) * jnp.sum(x_int, axis=-1, dtype=jnp.float32)
-    return y - offset[..., None]
+    outputs = []
+    for index, size_config in enumerate(configs):
+        blocks = size_config.rows // rows
+        partial_sums = block_sums
+        if config.ir_drop > 0:
+            first_row = (jnp.arange(tiles) * rows) % size_config.rows
+            kept = 1.0 - config.ir_drop * (first_row + 1.0) / IR_DROP_REFERENCE_ROWS
+            partial_sums = (block_sums * kept[:, None, None, None]
+                            - config.ir_drop / IR_DROP_REFERENCE_ROWS * weighted)
+        crossbars = -(-tiles // blocks)
+        partial_sums = jnp.pad(partial_sums, ((0, 0), (0, 0), (0, crossbars * blocks - tiles),
+                                              (0, 0), (0, 0), (0, 0)))
+        partial_sums = partial_sums.reshape(vectors, groups, crossbars, blocks,
+                                            *partial_sums.shape[3:]).sum(axis=3)
+        bits = None if adc_bits is None else adc_bits[index]
+        y = jnp.einsum("agtcms,c,s->agm", adc(partial_sums, size_config, bits), chunk_weight,
+                       slice_weight, precision=HIGHEST)
+        outputs.append(y - offset[..., None])
+    return jnp.stack(outputs)
 
 
 def crossbar_mvm(x_int: jax.Array, q: jax.Array, config: AnalogConfig,
@@ -281,60 +333,111 @@ def crossbar_mvm(x_int: jax.Array, q: jax.Array, config: AnalogConfig,
                          f"{q.shape}")
     batch = x_int.shape[:-1]
     x = jnp.asarray(x_int).astype(jnp.int32).reshape(-1, 1, q.shape[0])
-    cells = _conductances(jnp.asarray(q).astype(jnp.int32)[None], config, key)
-    return _mvm(x, cells, config).reshape(*batch, q.shape[1])
+    cells = conductances(jnp.asarray(q).astype(jnp.int32)[None], config, key)
+    return _mvm(x, cells, (config,))[0].reshape(*batch, q.shape[1])
 
 
-def _grouped_matmul(x: jax.Array, w: jax.Array, config: AnalogConfig,
-                    key: jax.Array | None) -> jax.Array:
-    """The full pipeline with straight-through gradients: float x[P, G, K], w[G, K, M] ->
-    float32[P, G, M]."""
-    x = x.astype(jnp.float32)
-    w = w.astype(jnp.float32)
+def quantize(x: jax.Array, w: jax.Array, config: AnalogConfig):
+    """Stages 1 and 3: float x[P, G, K] and w[G, K, M] -> the signed weight integers
+    ``q`` int32[G, K, M] and their per-column scale ``w_scale`` [G, 1, M], the unsigned input
+    integers of the positive and negative passes ``parts`` int32[2, P, G, K] and their per-vector
+    scale ``x_scale`` [P, G, 1] (no gradients: the straight-through path carries them)."""
     w_max = 2 ** (config.weight_bits - 1) - 1
     w_scale = lax.stop_gradient(jnp.max(jnp.abs(w), axis=1, keepdims=True)) / w_max
     w_scale = jnp.where(w_scale > 0, w_scale, 1.0)
     q = jnp.clip(jnp.round(lax.stop_gradient(w) / w_scale), -w_max, w_max).astype(jnp.int32)
-
     x_max = 2 ** config.input_bits - 1
     x_scale = lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True)) / x_max
     x_scale = jnp.where(x_scale > 0, x_scale, 1.0)
     x_fixed = lax.stop_gradient(x) / x_scale
     parts = jnp.stack([jnp.maximum(x_fixed, 0.0), jnp.maximum(-x_fixed, 0.0)])
     parts = jnp.clip(jnp.round(parts), 0, x_max).astype(jnp.int32)
+    return q, w_scale, parts, x_scale
 
-    cells = _conductances(q, config, key)
-    y_int = _mvm(parts.reshape(-1, *parts.shape[2:]), cells, config).reshape(
-        2, *x.shape[:2], w.shape[-1])
-    y = (y_int[0] - y_int[1]) * x_scale * w_scale[:, 0]
 
-    w_eff = _effective_weights(cells, w.shape[1], config) * w_scale
-    w_ste = w + lax.stop_gradient(w_eff - w)
-    y_lin = jnp.einsum("pgk,gkm->pgm", x, w_ste, precision=_HIGHEST)
+def _grouped_matmul(x: jax.Array, w: jax.Array, configs: tuple[AnalogConfig, ...],
+                    key: jax.Array | None, adc_bits: jax.Array | None = None) -> jax.Array:
+    """The full pipeline with straight-through gradients on each of ``configs`` (equal but for
+    ``rows``; one draw of the conductance noise serves all): float x[P, G, K], w[G, K, M] ->
+    float32[len(configs), P, G, M] (``adc_bits``: int[len(configs)], see :func:`adc`)."""
+    config = configs[0]
+    rows = granularity(configs)
+    x, w = x.astype(jnp.float32), w.astype(jnp.float32)
+    q, w_scale, parts, x_scale = quantize(x, w, config)
+    cells = conductances(q, config, key, rows)
+    y_int = _mvm(parts.reshape(-1, *parts.shape[2:]), cells, configs, adc_bits).reshape(
+        len(configs), 2, *x.shape[:2], w.shape[-1])
+    y = (y_int[:, 0] - y_int[:, 1]) * x_scale * w_scale[:, 0]
+
+    sizes = configs if config.ir_drop > 0 else configs[:1]  # w_eff depends on rows via IR drop
+    y_lin = jnp.stack([
+        jnp.einsum("pgk,gkm->pgm", x,
+                   w + lax.stop_gradient(effective_weights(cells, w.shape[1], c) * w_scale - w),
+                   precision=HIGHEST) for c in sizes])
     return y_lin + lax.stop_gradient(y - y_lin)
 
 
 def crossbar_matmul(x: jax.Array, w: jax.Array, config: AnalogConfig,
-                    key: jax.Array | None = None) -> jax.Array:
+                    key: jax.Array | None = None, adc_bits: jax.Array | None = None) -> jax.Array:
     """``x[..., K] @ w[K, M]`` run on crossbars (module docstring: pipeline, gradients);
-    float32 [..., M]. ``key``: the conductance noise's, needed when ``config.noisy``."""
+    float32 [..., M]. ``key``: the conductance noise's, needed when ``config.noisy``;
+    ``adc_bits``: a (traced) ADC resolution replacing ``config.adc_bits`` (:func:`adc`)."""
+    return crossbar_matmul_sizes(x, w, (config,), key, _one(adc_bits))[0]
+
+
+def _one(adc_bits: jax.Array | None) -> jax.Array | None:
+    return None if adc_bits is None else jnp.reshape(adc_bits, (1,))
+
+
+def crossbar_matmul_sizes(x: jax.Array, w: jax.Array, configs: tuple[AnalogConfig, ...],
+                          key: jax.Array | None = None,
+                          adc_bits: jax.Array | None = None) -> jax.Array:
+    """:func:`crossbar_matmul` on each of ``configs`` (equal but for ``rows``), one draw of the
+    noise for all: float32 [len(configs), ..., M] (``adc_bits``: int[len(configs)] or None)."""
     if w.ndim != 2 or x.shape[-1:] != w.shape[:1]:
         raise ValueError(f"crossbar_matmul needs x[..., K] and w[K, M], got {x.shape} and "
                          f"{w.shape}")
-    y = _grouped_matmul(x.reshape(-1, 1, w.shape[0]), w[None], config, key)
-    return y.reshape(*x.shape[:-1], w.shape[1])
+    y = _grouped_matmul(x.reshape(-1, 1, w.shape[0]), w[None], tuple(configs), key, adc_bits)
+    return y.reshape(len(configs), *x.shape[:-1], w.shape[1])
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count=1, batch_group_count=1,
                          precision=None, preferred_element_type=None, *, config: AnalogConfig,
-                         key: jax.Array | None = None) -> jax.Array:
+                         key: jax.Array | None = None,
+                         adc_bits: jax.Array | None = None) -> jax.Array:
     """``lax.conv_general_dilated`` run on crossbars: the convolution lowered to im2col patches
     (``lax.conv_general_dilated_patches``, any layout, padding, stride and dilation) times the
     [R*S*C/groups, M/groups] kernel of each group (:func:`crossbar_matmul`'s pipeline).
     ``precision`` is ignored (the analog path is exact where ideal); ``batch_group_count`` must
-    be 1."""
+    be 1; ``adc_bits``: a (traced) resolution replacing ``config.adc_bits``."""
+    return conv_general_dilated_sizes(
+        lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type,
+        configs=(config,), key=key, adc_bits=_one(adc_bits))[0]
+
+
+def conv_general_dilated_sizes(lhs, rhs, window_strides, padding, lhs_dilation=None,
+                               rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                               batch_group_count=1, precision=None, preferred_element_type=None,
+                               *, configs: tuple[AnalogConfig, ...], key: jax.Array | None = None,
+                               adc_bits: jax.Array | None = None) -> jax.Array:
+    """:func:`conv_general_dilated` on each of ``configs`` (equal but for ``rows``), one draw of
+    the noise for all: [len(configs), *output shape]."""
     del precision
+    configs = tuple(configs)
+    return conv_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                          dimension_numbers, feature_group_count, batch_group_count,
+                          preferred_element_type, len(configs),
+                          lambda x, w: _grouped_matmul(x, w, configs, key, adc_bits))
+
+
+def conv_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                   dimension_numbers, feature_group_count, batch_group_count,
+                   preferred_element_type, count: int, matmul) -> jax.Array:
+    """A convolution (``lax.conv_general_dilated``'s arguments) as ``matmul(x[P, G, K],
+    w[G, K, M]) -> [count, P, G, M]`` on its im2col patches (``lax.conv_general_dilated_patches``:
+    any layout, padding, stride and dilation) and per-group kernels: [count, *output shape]."""
     if batch_group_count != 1:
         raise ValueError(f"the crossbar convolution supports batch_group_count=1 only, got "
                          f"{batch_group_count}")
@@ -343,7 +446,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
     filter_shape = tuple(rhs.shape[d] for d in rhs_spec[2:])
     patches = lax.conv_general_dilated_patches(
         lhs, filter_shape, window_strides, padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dn, precision=_HIGHEST)
+        rhs_dilation=rhs_dilation, dimension_numbers=dn, precision=HIGHEST)
     out_order = (out_spec[0], *out_spec[2:], out_spec[1])
     patches = jnp.transpose(patches, out_order)  # [N, spatial..., C*prod(filter)], C major
     groups = feature_group_count
@@ -351,23 +454,37 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
     features = kernel.shape[-1]
     kernel = kernel.reshape(-1, groups, features // groups).transpose(1, 0, 2)
     x = patches.reshape(-1, groups, kernel.shape[1])
-    y = _grouped_matmul(x, kernel, config, key).reshape(*patches.shape[:-1], features)
-    y = jnp.transpose(y, np.argsort(out_order))
+    y = matmul(x, kernel).reshape(count, *patches.shape[:-1], features)
+    y = jnp.transpose(y, (0, *(1 + np.argsort(out_order))))
     return y.astype(preferred_element_type or jnp.result_type(lhs, rhs))
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, *,
-                config: AnalogConfig, key: jax.Array | None = None) -> jax.Array:
+                config: AnalogConfig, key: jax.Array | None = None,
+                adc_bits: jax.Array | None = None) -> jax.Array:
     """``lax.dot_general`` run on crossbars, for the contraction ``nn.Dense`` makes: ``lhs``'s last
     axis with a 2-D ``rhs``'s first, no batch axes. ``precision`` is ignored."""
-    del precision
+    return dot_general_sizes(lhs, rhs, dimension_numbers, precision, preferred_element_type,
+                             configs=(config,), key=key, adc_bits=_one(adc_bits))[0]
+
+
+def check_dense_contraction(lhs, rhs, dimension_numbers) -> None:
+    """Refuses a ``dot_general`` other than ``lhs[..., K] @ rhs[K, M]`` (what ``nn.Dense`` makes)."""
     (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
     if (rhs.ndim != 2 or tuple(lhs_contract) != (lhs.ndim - 1,) or tuple(rhs_contract) != (0,)
             or tuple(lhs_batch) or tuple(rhs_batch)):
         raise ValueError(f"the crossbar dot_general supports lhs[..., K] @ rhs[K, M] only "
                          f"(dimension_numbers (((lhs.ndim-1,), (0,)), ((), ()))), got "
                          f"{dimension_numbers} for shapes {lhs.shape}, {rhs.shape}")
-    y = crossbar_matmul(lhs, rhs, config, key)
+
+
+def dot_general_sizes(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                      *, configs: tuple[AnalogConfig, ...], key: jax.Array | None = None,
+                      adc_bits: jax.Array | None = None) -> jax.Array:
+    """:func:`dot_general` on each of ``configs`` (equal but for ``rows``): [len(configs), ...]."""
+    del precision
+    check_dense_contraction(lhs, rhs, dimension_numbers)
+    y = crossbar_matmul_sizes(lhs, rhs, configs, key, adc_bits)
     return y.astype(preferred_element_type or jnp.result_type(lhs, rhs))
 
 

@@ -10,7 +10,16 @@ global average pooling and a fully-connected classifier. Every searchable layer 
   channels (omitted when ``e == 1``), depthwise ``k x k`` conv at the layer's stride, project 1x1 conv;
   each conv followed by batch norm, ReLU6 after the first two, a residual add when the stride is 1 and
   the widths match;
-- ``"skip"``: the identity, available only where the stride is 1 and the widths match.
+- ``"res_k{k}"``: a ResNet basic block (He et al. 2016) with ``k x k`` convolutions, the op of
+  NAX's ResNet backbone: ``k x k`` conv at the layer's stride, ``k x k`` conv, a shortcut (the
+  identity where the stride is 1 and the widths match, else a 1x1 conv at the stride), each conv
+  followed by batch norm, ReLU6 after the first conv and after the residual add (ReLU6, not ReLU,
+  as everywhere in the space: bounded activations suit the crossbars' input quantization);
+- ``"skip"``: the identity, available only where the stride is 1 and the widths match (NAX's zero
+  op: a residual block whose convs are zero is the identity, so it searches depth).
+
+A space with ``head_channels=0`` has no 1x1 head convolution: the last stage is pooled straight into
+the classifier, as in ResNet-20.
 
 All convolutions use symmetric 'same' padding ``k // 2``, so every op of a layer maps an ``H x H``
 input to ``ceil(H / stride)``. Shapes are in the workload convention of :mod:`sim.workload`
@@ -33,14 +42,22 @@ from sim.workload import Layer, Network
 KERNEL_SIZES = (3, 5, 7)
 EXPANSIONS = (1, 3, 6)
 SKIP = "skip"
+MBCONV, RESIDUAL = "mbconv", "residual"
+
+BLOCK_POSITIONS = {MBCONV: ("expand", "depthwise", "project"),
+                   RESIDUAL: ("conv1", "conv2", "shortcut")}
+"""The convs of a block of each family: a searchable layer has one mapping slot per position of the
+families its ops belong to."""
 
 
 class OpSpec(NamedTuple):
-    """What one candidate op computes: an MBConv with ``kernel`` and ``expansion``, or the identity."""
+    """What one candidate op computes: a block of ``family`` with ``kernel`` (and an MBConv's
+    ``expansion``), or the identity (family None)."""
 
     name: str
     kernel: int | None
     expansion: int | None
+    family: str | None = MBCONV
 
     @property
     def is_skip(self) -> bool:
@@ -51,12 +68,22 @@ def _mbconv_name(kernel: int, expansion: int) -> str:
     return f"mb_k{kernel}_e{expansion}"
 
 
-# The op registry: name -> spec, in the canonical order (kernel-major, then expansion, skip last).
+def _residual_name(kernel: int) -> str:
+    return f"res_k{kernel}"
+
+
+# The op registry: name -> spec, in the canonical order (MBConvs kernel-major, then expansion;
+# skip; then residual blocks).
 OP_SPECS: dict[str, OpSpec] = {
     **{_mbconv_name(k, e): OpSpec(_mbconv_name(k, e), k, e) for k in KERNEL_SIZES for e in EXPANSIONS},
-    SKIP: OpSpec(SKIP, None, None),
+    SKIP: OpSpec(SKIP, None, None, None),
+    **{_residual_name(k): OpSpec(_residual_name(k), k, None, RESIDUAL) for k in KERNEL_SIZES},
 }
 OPS: tuple[str, ...] = tuple(OP_SPECS)
+MBCONV_OPS: tuple[str, ...] = tuple(name for name in OPS if OP_SPECS[name].family != RESIDUAL)
+"""The MBConv ops and skip: the op set of the FBNet-like spaces."""
+RESIDUAL_OPS: tuple[str, ...] = (*(_residual_name(k) for k in KERNEL_SIZES), SKIP)
+"""NAX's op set: a residual block per kernel size, and the zero op (skip)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +118,8 @@ class SearchSpace:
       stem_channels: output channels of the 3x3 stem convolution.
       stages: ``(out_channels, num_layers, first_stride)`` per stage of searchable layers.
       op_names: the candidate ops, a subset of :data:`OPS` in any order (columns of the arch logits).
-      head_channels: output channels of the 1x1 head convolution before pooling.
+      head_channels: output channels of the 1x1 head convolution before pooling (0: none, the
+        last stage is pooled into the classifier).
       stem_stride: stride of the stem (2 for 224x224 ImageNet input, 1 for small images).
     """
 
@@ -100,14 +128,15 @@ class SearchSpace:
     num_classes: int
     stem_channels: int
     stages: tuple[tuple[int, int, int], ...]
-    op_names: tuple[str, ...] = OPS
+    op_names: tuple[str, ...] = MBCONV_OPS
     head_channels: int = 1280
     stem_stride: int = 1
 
     def __post_init__(self):
         owner = "SearchSpace"
-        for field in ("image_size", "in_channels", "stem_channels", "head_channels", "stem_stride"):
+        for field in ("image_size", "in_channels", "stem_channels", "stem_stride"):
             checks.positive_int(owner, field, getattr(self, field))
+        checks.non_negative_int(owner, "head_channels", self.head_channels)
         checks.positive_int(owner, "num_classes", self.num_classes)
         if self.num_classes < 2:
             raise ValueError(f"{owner}.num_classes must be >= 2, got {self.num_classes}")
@@ -174,6 +203,19 @@ class SearchSpace:
     def final_channels(self) -> int:
         return self.stages[-1][0]
 
+    @property
+    def classifier_channels(self) -> int:
+        """Inputs of the classifier: the head conv's outputs, or the last stage's without one."""
+        return self.head_channels or self.final_channels
+
+    @property
+    def block_positions(self) -> tuple[str, ...]:
+        """The mapping-slot positions of every searchable layer: those of the families of
+        ``op_names``, in :data:`BLOCK_POSITIONS` order."""
+        families = {OP_SPECS[name].family for name in self.op_names}
+        return tuple(position for family, positions in BLOCK_POSITIONS.items()
+                     if family in families for position in positions)
+
     def op_mask(self) -> np.ndarray:
         """np.bool_[L, K]: whether op k can run at searchable layer l (skip only where shapes allow)."""
         return np.array([[name != SKIP or slot.allows_skip for name in self.op_names]
@@ -187,16 +229,22 @@ class SearchSpace:
 
 # -- the layer table: exact conv shapes of every (searchable layer, op) ----------------------------
 
-BLOCK_POSITIONS = ("expand", "depthwise", "project")
-"""The convs of an MBConv block; a searchable layer has one mapping slot per position."""
-
-
 def op_layers(slot: LayerSlot, op_name: str, batch: int = 1) -> tuple[tuple[str, Layer], ...]:
     """``(position, conv)`` of every conv that ``op_name`` executes at ``slot`` (empty for skip)."""
     spec = OP_SPECS[op_name]
     if spec.is_skip:
         return ()
     prefix = f"layer{slot.index}.{op_name}"
+    if spec.family == RESIDUAL:
+        size, out, width = slot.in_size, slot.out_size, slot.out_channels
+        layers = [("conv1", Layer.conv(f"{prefix}.conv1", slot.in_channels, width, size, size,
+                                       spec.kernel, stride=slot.stride, N=batch)),
+                  ("conv2", Layer.conv(f"{prefix}.conv2", width, width, out, out, spec.kernel,
+                                       N=batch))]
+        if not slot.allows_skip:
+            layers.append(("shortcut", Layer.conv(f"{prefix}.shortcut", slot.in_channels, width,
+                                                  size, size, 1, stride=slot.stride, N=batch)))
+        return tuple(layers)
     hidden = slot.in_channels * spec.expansion
     size, out = slot.in_size, slot.out_size
     layers = []
@@ -227,7 +275,7 @@ class LayerTable:
         logits).
       conv_slots: ``(conv name, mapping slot)`` of every conv in ``fixed`` and ``choices``. A slot
         is where a layer runs in the network (a fixed layer's own name, or ``layer{l}.{position}``
-        for position in :data:`BLOCK_POSITIONS`): every op of a layer maps its convs onto the same
+        for position in :attr:`SearchSpace.block_positions`): every op of a layer maps its convs onto the same
         slots, so the hardware's per-slot mapping choices do not depend on the op choice.
     """
 
@@ -284,15 +332,17 @@ def layer_table(space: SearchSpace, batch: int = 1) -> LayerTable:
     stem = Layer.conv("stem", space.in_channels, space.stem_channels, space.image_size,
                       space.image_size, 3, stride=space.stem_stride, N=batch)
     size = space.final_size
-    head = Layer.pointwise("head", space.final_channels, space.head_channels, size, size, N=batch)
-    classifier = Layer.fc("classifier", space.head_channels, space.num_classes, N=batch)
-    fixed = (stem, head, classifier)
+    head = (Layer.pointwise("head", space.final_channels, space.head_channels, size, size, N=batch),
+            ) if space.head_channels else ()
+    classifier = Layer.fc("classifier", space.classifier_channels, space.num_classes, N=batch)
+    fixed = (stem, *head, classifier)
     positioned = tuple(
         tuple(op_layers(slot, name, batch) if mask[slot.index, k] else ()
               for k, name in enumerate(space.op_names))
         for slot in space.slots())
     slots = ((stem.name,) + tuple(f"layer{slot.index}.{position}" for slot in space.slots()
-                                  for position in BLOCK_POSITIONS) + (head.name, classifier.name))
+                                  for position in space.block_positions)
+             + tuple(layer.name for layer in fixed[1:]))
     conv_slots = [(layer.name, layer.name) for layer in fixed]
     conv_slots += [(layer.name, f"layer{index}.{position}")
                    for index, row in enumerate(positioned) for op in row
@@ -328,7 +378,7 @@ def cifar_space(num_classes: int = 10) -> SearchSpace:
     """
     stages = ((16, 1, 1), (24, 4, 1)) + _FBNET_STAGES[2:]
     return SearchSpace(image_size=32, in_channels=3, num_classes=num_classes, stem_channels=16,
-                       stages=stages, op_names=OPS, head_channels=1504)
+                       stages=stages, op_names=MBCONV_OPS, head_channels=1504)
 
 
 def cifar_small_space(num_classes: int = 10) -> SearchSpace:
@@ -344,7 +394,25 @@ def cifar_small_space(num_classes: int = 10) -> SearchSpace:
 def imagenet_space(num_classes: int = 1000) -> SearchSpace:
     """FBNet's space for 224x224 RGB input: stride-2 stem, 22 layers, 1984-channel head, 7x7 at the end."""
     return SearchSpace(image_size=224, in_channels=3, num_classes=num_classes, stem_channels=16,
-                       stages=_FBNET_STAGES, op_names=OPS, head_channels=1984, stem_stride=2)
+                       stages=_FBNET_STAGES, op_names=MBCONV_OPS, head_channels=1984, stem_stride=2)
+
+
+def nax_quickstart_space(num_classes: int = 10) -> SearchSpace:
+    """NAX's space (residual blocks of kernel {3, 5, 7} or the zero op) on a ResNet for the
+    embedded 8x8 digits: 16-channel stem, two stages of two blocks (16 and 32 channels), no head
+    conv; small enough for a crossbar-aware search in minutes on a 2-core CPU."""
+    return SearchSpace(image_size=8, in_channels=1, num_classes=num_classes, stem_channels=16,
+                       stages=((16, 2, 1), (32, 2, 2)), op_names=RESIDUAL_OPS, head_channels=0)
+
+
+def nax_cifar_space(num_classes: int = 10) -> SearchSpace:
+    """NAX's space on ResNet-20's backbone (He et al. 2016, Sec. 4.2) for 32x32 RGB input: 3x3
+    stem of 16 channels, three stages of three blocks (16, 32, 64 channels; strides 1, 2, 2),
+    global pooling into the classifier. All blocks ``res_k3`` is ResNet-20 (with 1x1 projection
+    shortcuts where the shape changes)."""
+    return SearchSpace(image_size=32, in_channels=3, num_classes=num_classes, stem_channels=16,
+                       stages=((16, 3, 1), (32, 3, 2), (64, 3, 2)), op_names=RESIDUAL_OPS,
+                       head_channels=0)
 
 
 SPACES: dict[str, Callable[..., SearchSpace]] = {
@@ -352,6 +420,8 @@ SPACES: dict[str, Callable[..., SearchSpace]] = {
     "cifar_small": cifar_small_space,
     "cifar": cifar_space,
     "imagenet": imagenet_space,
+    "nax_quickstart": nax_quickstart_space,
+    "nax_cifar": nax_cifar_space,
 }
 
 

@@ -44,6 +44,7 @@ from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVE_METRICS
 from dianjax.cost.objectives import OBJECTIVES as WEIGHTED_METRICS
 from dianjax.cost.relaxed import ESTIMATORS, EXACT_LIMIT
+from dianjax.nas.analog import AnalogSearch, analog_search
 from dianjax.nas.search_space import (
     SPACES,
     LayerTable,
@@ -127,6 +128,15 @@ def base_config() -> ml_collections.ConfigDict:
         fixed_hardware=ml_collections.ConfigDict(dict(
             rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64, filter_sram_kb=64,
             ofmap_sram_kb=64, dram_bandwidth_words_per_cycle=16.0))))
+    config.analog = ml_collections.ConfigDict(dict(
+        enabled=False,                    # crossbar-aware search (NAX): the supernet runs on the
+                                          # sampled crossbars (dianjax.nas.analog), so accuracy
+                                          # steers the crossbar sizes and ADC bits too; needs
+                                          # hardware.template "crossbar", one cell_bits, dac_bits
+        conductance_sigma=0.1,            # sd of the multiplicative conductance variation
+        ir_drop=0.0,                      # IR-drop loss on row 256 (linear in the row)
+        eval_samples=8,                   # chips (noise draws) the derived pair is evaluated on
+        eval_batch_size=100))             # images per call of that evaluation
     config.final_train = schedule_config()  # schedule of dianjax.train
     config.final_train.enabled = False    # train the derived network from scratch at the end
     config.final_train.dataset = ""       # the data set it is trained on; "" = config.data's
@@ -159,6 +169,17 @@ class SearchSetup:
                              f"energy table JSON of the hardware template (sim.{table.__name__}"
                              ".save) or '' for the default table")
         return table.load(path)
+
+    @functools.cached_property
+    def analog(self) -> AnalogSearch | None:
+        """The crossbar-aware supernet's static part (``config.analog``), or None (digital)."""
+        section = self.config.analog
+        if not section.enabled:
+            return None
+        try:
+            return analog_search(self.hardware, section.conductance_sigma, section.ir_drop)
+        except ValueError as error:   # name the config's fields
+            raise ValueError(str(error).replace("AnalogConfig.", "config.analog.")) from None
 
     @functools.cached_property
     def cost_model(self) -> cost.RelaxedCostModel:
@@ -335,11 +356,25 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
                              f"{final_info.channels} images, config.data.dataset="
                              f"{config.data.dataset!r} {info.image_size}x{info.image_size}x"
                              f"{info.channels}; allowed: data sets of the searched image size")
+    analog = config.analog
+    if not isinstance(analog.enabled, bool):
+        raise ValueError(f"config.analog.enabled must be True or False, got {analog.enabled!r}")
+    checks.number_in("config", "analog.conductance_sigma", analog.conductance_sigma, 0)
+    checks.number_in("config", "analog.ir_drop", analog.ir_drop, 0, 1, high_open=True)
+    checks.positive_int("config", "analog.eval_samples", analog.eval_samples)
+    if analog.eval_samples < 2:
+        raise ValueError(f"config.analog.eval_samples must be >= 2 (a mean and an sd), got "
+                         f"{analog.eval_samples}")
+    checks.positive_int("config", "analog.eval_batch_size", analog.eval_batch_size)
+    if analog.enabled and search.remat:
+        raise ValueError("config.search.remat must be False with config.analog.enabled (the "
+                         "crossbar model is not rematerialized)")
     checks.positive_int("config", "log_every_steps", config.log_every_steps)
     checks.positive_int("config", "checkpoint_every_steps", config.checkpoint_every_steps)
     setup = SearchSetup(config=config, space=space, table=layer_table(space, cost.batch),
                        hardware=hardware, dataset=info)
     _ = setup.energy_table                # read (and checked) before any work
+    _ = setup.analog                      # the crossbar model's bits checked too
     if targets and setup.cost_model.resolve_estimator("auto") != "exact":
         raise ValueError(f"{', '.join('config.' + t for t in targets)} need a hardware space the "
                          f"cost model can enumerate (at most {EXACT_LIMIT:,} floats per table, "

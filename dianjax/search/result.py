@@ -13,7 +13,12 @@
 - ``accuracy``: the supernet's accuracy on the val part of the train split and on the test split,
   with the derived network's ops (one-hot op weights, batch-norm statistics re-estimated for that
   path on train batches, then inference mode); and, if
-  ``final_train.enabled``, the test accuracy of the derived network trained from scratch;
+  ``final_train.enabled``, the test accuracy of the derived network trained from scratch (on
+  crossbars trained noise-aware on the derived design, and ``derived_test_crossbar`` its accuracy
+  on them with the full noise model over chips); on
+  crossbars (``analog.enabled``), ``supernet_{val,test}_crossbar``: the same path's accuracy on
+  the derived crossbars with the full bit-level noise model, mean and sd over
+  ``analog.eval_samples`` chips (:func:`noisy_accuracy`), and ``analog``: the noise settings;
 - ``simulated``: ``sim.simulate_network`` of the derived network on the derived accelerator:
   latency, energy, area, EDP, EDAP, cycles;
 - ``predicted``: the cost model's figures for the same pair, and ``relative_error`` per figure;
@@ -43,9 +48,10 @@ from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.cost.objectives import Metrics
 from dianjax.nas import gumbel
 from dianjax.nas.search_space import LayerTable
-from dianjax.nas.supernet import DerivedNetwork, Supernet, derive
+from dianjax.nas.supernet import DerivedNet, DerivedNetwork, Supernet, derive
 from dianjax.search.config import SearchSetup
 from dianjax.search.steps import SearchState, hardware_objective
+from dianjax.train import crossbar_accuracy
 from sim.energy import EnergyTable
 from sim.simulator import simulate_network
 from sim.workload import Network
@@ -142,7 +148,8 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
                     network: Network) -> tuple[HardwareDesign, dict]:
     """The accelerator of the result, and how it was derived (``hardware_derivation``).
 
-    Mode ``fixed_hw``: the fixed design. Else the argmax of the hardware logits, and with
+    Mode ``fixed_hw``: the fixed design. A crossbar-aware search (``analog.enabled``): the argmax
+    of the hardware logits, which accuracy steered too. Else the argmax of the hardware logits, and with
     ``search.derive_hardware="auto"`` on a space the cost model enumerates (the exact estimator's
     limit), the exactly best design for the derived network under the search's hardware term
     (:func:`dianjax.cost.best_design.best_design`); the argmax design's simulated objective is
@@ -152,6 +159,9 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
         return setup.fixed_design(), {"method": "fixed (mode fixed_hw)"}
     argmax = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
     model = setup.cost_model
+    if setup.analog is not None:
+        return argmax, {"method": "argmax of the hardware logits (crossbar-aware search: the "
+                                  "hardware changes accuracy, so no cost-only best design)"}
     if setup.config.search.derive_hardware == "argmax" or \
             model.resolve_estimator("auto") != "exact":
         return argmax, {"method": "argmax of the hardware logits"}
@@ -248,7 +258,28 @@ def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNe
     return hits / count
 
 
-def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) -> dict:
+def noisy_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
+                   design: HardwareDesign, train_data: data.Dataset,
+                   datasets: dict[str, data.Dataset]) -> dict:
+    """Accuracy of the supernet's derived path on the derived crossbars, with the full bit-level
+    model (:mod:`dianjax.nas.crossbar_noise`), over ``config.analog.eval_samples`` chips (noise
+    draws) per data set, batch norm re-estimated on them first
+    (:func:`dianjax.train.crossbar_accuracy`): ``{name: {"mean", "sd", "samples"}}``."""
+    sizes = tuple((slot, design.fold_orders[slot]) for slot in setup.table.mapping_slots)
+    model = DerivedNet(setup.space, derived.op_indices, setup.analog, sizes,
+                       design.accelerator.adc_bits)
+    variables = derived.variables_from_supernet({"params": state.params,
+                                                 "batch_stats": state.batch_stats})
+    return crossbar_accuracy(model, variables, train_data, datasets, seed=setup.config.seed,
+                             batch_size=setup.config.data.batch_size,
+                             eval_batch_size=setup.config.analog.eval_batch_size,
+                             samples=setup.config.analog.eval_samples)
+
+
+def _final_training(setup: SearchSetup, derived: DerivedNetwork, design: HardwareDesign,
+                    workdir: Path) -> dict:
+    """``dianjax train`` of the derived network; on crossbars (``analog.enabled``) noise-aware on
+    the derived design and evaluated over chips on the full noise model."""
     from dianjax.config import load_config
     from dianjax.train import SCHEDULE_FIELDS, train_and_evaluate
 
@@ -261,6 +292,15 @@ def _final_training(setup: SearchSetup, derived: DerivedNetwork, workdir: Path) 
                              space=setup.config.space, ops=derived.op_names,
                              seed=setup.config.seed,
                              **{field: final[field] for field in SCHEDULE_FIELDS}))
+    if setup.analog is not None:
+        section, accelerator = setup.config.analog, design.accelerator
+        train_config.analog.update(dict(
+            enabled=True, adc_bits=accelerator.adc_bits,
+            crossbar_sizes=tuple(design.fold_orders[slot] for slot in setup.table.mapping_slots),
+            **{bits: getattr(accelerator, bits)
+               for bits in ("cell_bits", "dac_bits", "weight_bits", "input_bits")},
+            conductance_sigma=section.conductance_sigma, ir_drop=section.ir_drop,
+            eval_samples=section.eval_samples))
     return train_and_evaluate(train_config, workdir / "final_train")
 
 
@@ -310,10 +350,19 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         "search_wall_s": search_wall_s,
         "resumed_from_step": resumed_from_step,
     }
+    if setup.analog is not None:
+        noisy = noisy_accuracy(setup, state, derived, design, train_data,
+                               {"val": val_data, "test": test_data})
+        result["accuracy"].update({f"supernet_{name}_crossbar": figures
+                                   for name, figures in noisy.items()})
+        result["analog"] = {**setup.config.analog.to_dict(),
+                            "model": "full bit-level pipeline (dianjax.nas.crossbar_noise)"}
     trained = None
     if setup.config.final_train.enabled:
-        trained = _final_training(setup, derived, workdir)
+        trained = _final_training(setup, derived, design, workdir)
         result["accuracy"]["derived_test"] = trained["test_accuracy"]
+        if "test_accuracy_crossbar" in trained:
+            result["accuracy"]["derived_test_crossbar"] = trained["test_accuracy_crossbar"]
         result["final_train"] = trained
     result["retrained"] = retrained_accuracy(setup.config.data.dataset, setup.config.space,
                                              derived.op_names, trained)
@@ -414,7 +463,11 @@ def summary_table(result: dict) -> str:
              *_derivation_lines(result.get("hardware_derivation"), result.get("target")),
              _retrained_line(result.get("retrained")),
              *_decision_lines(result.get("decision")),
-             "  proxies      " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()),
+             "  proxies      " + "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items()
+                                           if not isinstance(v, Mapping)),
+             *(f"  on crossbars {k} {v['mean']:.4f} +- {v['sd']:.4f} (supernet path, full noise "
+               f"model, {len(v['samples'])} chips)"
+               for k, v in result["accuracy"].items() if isinstance(v, Mapping)),
              f"  {'':12s} {'simulated':>12s} {'cost model':>12s} {'rel. error':>10s}"]
     for key in COMPARED_METRICS:
         predicted = result["predicted"].get(key)

@@ -7,7 +7,10 @@ logit step on a batch of the val split, the alternating first-order scheme of DA
   straight-through single path), SGD with momentum on the cross-entropy;
 - logit step: the op logits follow ``task loss + lam * hardware cost`` and the hardware logits
   follow the hardware cost alone (the task loss does not depend on them, and Adam is invariant to
-  the scale lam, so lam only trades accuracy against cost on the network side). The hardware cost
+  the scale lam, so lam only trades accuracy against cost on the network side). On crossbars
+  (``config.analog.enabled``) the supernet runs on hardware sampled from the hardware logits
+  (:mod:`dianjax.nas.analog`) in both steps, so the weights train noise-aware and the hardware
+  logits follow ``task loss + lam * hardware cost`` like the op logits. The hardware cost
   is the normalized objective of :func:`dianjax.cost.relaxed` for the noise-free op probabilities,
   plus squared relative violations of the optional area and latency limits. The step logs the
   norms of both terms' gradients on the op logits (``task_grad_norm``, ``cost_grad_norm``: the
@@ -33,6 +36,8 @@ import optax
 
 from dianjax.cost.best_design import constraint_penalty
 from dianjax.nas import gumbel
+from dianjax.nas.analog import sample_choices
+from dianjax.nas.crossbar_noise import RNG_COLLECTION
 from dianjax.nas.supernet import Supernet, init_supernet
 from dianjax.search.config import SearchSetup
 from dianjax.train import cross_entropy, make_optimizer
@@ -159,10 +164,22 @@ def hardware_objective(setup: SearchSetup):
     return cost_config.objective
 
 
-def _task_loss(setup: SearchSetup, params, batch_stats, images, labels, op_weights):
-    logits, updates = Supernet(setup.space, remat=setup.config.search.remat).apply(
+def _analog_inputs(setup: SearchSetup, hw_logits, key: jax.Array, temperature) -> dict:
+    """The crossbar-aware supernet's extra arguments: the sampled hardware of every slot and the
+    noise key (none for a digital search)."""
+    if setup.analog is None:
+        return {}
+    sample_key, noise_key = jax.random.split(jax.random.fold_in(key, 1))
+    hardware = sample_choices(sample_key, hw_logits, temperature, setup.table.mapping_slots)
+    return {"hardware": hardware, "rngs": {RNG_COLLECTION: noise_key}}
+
+
+def _task_loss(setup: SearchSetup, params, batch_stats, images, labels, op_weights,
+               analog_inputs: dict):
+    logits, updates = Supernet(setup.space, remat=setup.config.search.remat,
+                               analog=setup.analog).apply(
         {"params": params, "batch_stats": batch_stats}, images, op_weights, train=True,
-        hard=setup.config.search.hard, mutable=["batch_stats"])
+        hard=setup.config.search.hard, mutable=["batch_stats"], **analog_inputs)
     loss = jnp.mean(cross_entropy(logits, labels))
     accuracy = jnp.mean(jnp.argmax(logits, -1) == labels)
     return loss, (accuracy, updates["batch_stats"])
@@ -175,9 +192,10 @@ def weight_step(setup: SearchSetup, optimizers: Optimizers, state: SearchState, 
     mask = setup.space.op_mask()
     op_weights = gumbel.gumbel_softmax(key, state.arch_logits, temperature,
                                       setup.config.search.hard, mask)
+    analog_inputs = _analog_inputs(setup, state.hw_logits, key, temperature)
     (loss, (accuracy, batch_stats)), grads = jax.value_and_grad(
         lambda p: _task_loss(setup, p, state.batch_stats, batch["image"], batch["label"],
-                             op_weights), has_aux=True)(state.params)
+                             op_weights, analog_inputs), has_aux=True)(state.params)
     updates, weight_opt = optimizers.weights.update(grads, state.weight_opt, state.params)
     state = state.replace(params=optax.apply_updates(state.params, updates),
                           batch_stats=batch_stats, weight_opt=weight_opt)
@@ -193,11 +211,12 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
     gumbel_key, cost_key = jax.random.split(key)
     lam = setup.config.cost.lam if phase.cost_to_arch else 0.0
 
-    def task(arch_logits):
+    def task(arch_logits, hw_logits):
         op_weights = gumbel.gumbel_softmax(gumbel_key, arch_logits, temperature,
                                           setup.config.search.hard, mask)
         loss, (accuracy, _) = _task_loss(setup, state.params, state.batch_stats, batch["image"],
-                                         batch["label"], op_weights)
+                                         batch["label"], op_weights,
+                                         _analog_inputs(setup, hw_logits, key, temperature))
         return loss, accuracy
 
     def hardware(op_probs, hw_logits):
@@ -215,7 +234,8 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         ratios = {field: getattr(best, field) / target for field, target in setup.targets.items()}
         return sum((state.multipliers[f] * r for f, r in ratios.items()), jnp.zeros(())), ratios
 
-    (task_loss, accuracy), task_grad = jax.value_and_grad(task, has_aux=True)(state.arch_logits)
+    (task_loss, accuracy), (task_grad, task_hw_grad) = jax.value_and_grad(
+        task, argnums=(0, 1), has_aux=True)(state.arch_logits, state.hw_logits)
     if phase.derived_net:
         op_probs, probs_vjp = gumbel.argmax_weights(state.arch_logits, mask), None
     else:
@@ -237,6 +257,8 @@ def logit_step(setup: SearchSetup, optimizers: Optimizers, phase: Phase, state: 
         updates, arch_opt = optimizers.arch.update(arch_grad, state.arch_opt, state.arch_logits)
         state = state.replace(arch_logits=optax.apply_updates(state.arch_logits, updates),
                               arch_opt=arch_opt)
+    if setup.analog is not None:   # accuracy steers the crossbars too: lam trades it off
+        hw_grad = jax.tree.map(lambda t, c: t + lam * c, task_hw_grad, hw_grad)
     if phase.update_hw:
         updates, hw_opt = optimizers.hw.update(hw_grad, state.hw_opt, state.hw_logits)
         state = state.replace(hw_logits=optax.apply_updates(state.hw_logits, updates),

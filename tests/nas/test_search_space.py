@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dianjax.nas.search_space import (OPS, SPACES, SearchSpace, cifar_space, get_space,
-                                      imagenet_space, layer_table, quickstart_space)
+from dianjax.nas.search_space import (MBCONV_OPS, OPS, RESIDUAL_OPS, SPACES, SearchSpace,
+                                      cifar_space, get_space, imagenet_space, layer_table,
+                                      quickstart_space)
 from sim.workload import Network
 
 TINY = dict(image_size=4, in_channels=1, num_classes=2, stem_channels=2,
@@ -16,7 +17,9 @@ TINY = dict(image_size=4, in_channels=1, num_classes=2, stem_channels=2,
 
 def test_ops_registry_order():
     assert OPS == ("mb_k3_e1", "mb_k3_e3", "mb_k3_e6", "mb_k5_e1", "mb_k5_e3", "mb_k5_e6",
-                   "mb_k7_e1", "mb_k7_e3", "mb_k7_e6", "skip")
+                   "mb_k7_e1", "mb_k7_e3", "mb_k7_e6", "skip", "res_k3", "res_k5", "res_k7")
+    assert MBCONV_OPS == OPS[:10]
+    assert RESIDUAL_OPS == ("res_k3", "res_k5", "res_k7", "skip")
 
 
 def test_layer_table_macs_equal_hand_count():
@@ -68,7 +71,8 @@ def test_num_classes_override():
     assert cifar_space(100).num_classes == 100 and imagenet_space().image_size == 224
     assert get_space("cifar", num_classes=100) == cifar_space(100)
     assert hash(quickstart_space()) == hash(quickstart_space())
-    assert set(SPACES) == {"quickstart", "cifar_small", "cifar", "imagenet"}
+    assert set(SPACES) == {"quickstart", "cifar_small", "cifar", "imagenet", "nax_quickstart",
+                           "nax_cifar"}
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -116,3 +120,47 @@ def test_layer_table_chains_shapes(image_size, stem_stride, stages, batch):
     assert network.layers[0].P == space.stem_size and network.layers[-2].H == space.final_size
     assert network.macs == sum(l.macs for l in table.fixed) + sum(
         table.macs()[i, k] for i, k in enumerate(choice))
+
+
+RESIDUAL_TINY = dict(image_size=4, in_channels=1, num_classes=2, stem_channels=2,
+                     stages=((2, 1, 1), (4, 1, 2)), op_names=RESIDUAL_OPS, head_channels=0)
+
+
+def test_residual_layer_table_macs_and_slots_equal_hand_count():
+    table = layer_table(SearchSpace(**RESIDUAL_TINY))
+    # stem 1->2 on 4x4 with 3x3; no head conv: the classifier reads the last stage's 4 channels
+    assert [layer.name for layer in table.fixed] == ["stem", "classifier"]
+    assert [layer.macs for layer in table.fixed] == [2 * 16 * 9, 4 * 2]
+    # layer 0 (2->2, stride 1, 4x4): two kxk convs, identity shortcut; skip allowed
+    assert table.macs()[0].tolist() == [2 * 2 * 16 * 2 * 9, 2 * 2 * 16 * 2 * 25,
+                                        2 * 2 * 16 * 2 * 49, 0]
+    # layer 1 (2->4, stride 2, 4x4 -> 2x2): conv1 at the stride, conv2, 1x1 strided shortcut
+    assert table.macs()[1].tolist() == [4 * 4 * 2 * 9 + 4 * 4 * 4 * 9 + 4 * 4 * 2,
+                                        4 * 4 * 2 * 25 + 4 * 4 * 4 * 25 + 4 * 4 * 2,
+                                        4 * 4 * 2 * 49 + 4 * 4 * 4 * 49 + 4 * 4 * 2, 0]
+    assert table.op_mask[1] == (True, True, True, False)
+    assert table.mapping_slots == ("stem", "layer0.conv1", "layer0.conv2", "layer0.shortcut",
+                                   "layer1.conv1", "layer1.conv2", "layer1.shortcut",
+                                   "classifier")
+    assert table.slot_of("layer1.res_k5.shortcut") == "layer1.shortcut"
+
+
+def test_nax_cifar_space_all_res_k3_is_resnet20():
+    space = get_space("nax_cifar")
+    table = layer_table(space)
+    network = table.network([space.op_index("res_k3")] * space.num_layers)
+    convs = [layer for layer in network if "shortcut" not in layer.name]
+    # ResNet-20: a 3x3 stem, 9 blocks of two 3x3 convs, one fully-connected layer
+    assert len(convs) == 1 + 9 * 2 + 1
+    assert [layer.name for layer in network if "shortcut" in layer.name] == [
+        "layer3.res_k3.shortcut", "layer6.res_k3.shortcut"]
+    # every 3x3 conv but the two strided ones 2,359,296 MACs (those half), He et al.'s ~41M;
+    # plus the two 1x1 projection shortcuts
+    stem, blocks, fc = 32 * 32 * 16 * 3 * 9, 18 * 2_359_296 - 2 * 1_179_648, 64 * 10
+    assert network.macs == stem + blocks + fc + 32 * 16 * 16 * 16 + 64 * 32 * 8 * 8
+
+
+def test_mbconv_spaces_keep_their_ops_and_slots():
+    for space in (cifar_space(), imagenet_space()):
+        assert space.op_names == MBCONV_OPS
+        assert space.block_positions == ("expand", "depthwise", "project")
