@@ -2,7 +2,7 @@
 baselines on every crossbar size, all retrained noise-aware and evaluated on the full noise model.
 
 Command:  python experiments/nax_baselines.py [--out runs/nax_baselines] [--search-dir DIR]
-              [--sizes 16,32,64,128] [--adc 8] [--seed 0]
+              [--sizes 16,32,64,128] [--adc 8] [--epochs N] [--seed 0]
 
 1. The search: ``dianjax search --config nax_quickstart`` into ``OUT/search`` (or the finished run
    in ``--search-dir``): the derived network, per-slot crossbar sizes and ADC bits.
@@ -12,7 +12,7 @@ Command:  python experiments/nax_baselines.py [--out runs/nax_baselines] [--sear
    2-bit DACs, 8-bit weights and inputs) and its conductance variation.
 3. Every pair, the searched one included, is trained from scratch by ``dianjax train`` with
    ``config.analog`` (noise-aware training on the search's crossbar model, the final_train
-   schedule of the quickstart) and evaluated on the test split on the full bit-level model over
+   schedule of the quickstart, ``--epochs`` overriding its 30 epochs) and evaluated on the test split on the full bit-level model over
    8 chips (mean and sd); its EDAP (energy x latency x area per image) comes from ``sim`` with the
    columns-per-ADC choice of the hardware space that minimizes it. The search itself selected on
    the val part of the train split only; the test split only measures.
@@ -96,6 +96,8 @@ def retrain(args, name: str, search_config, ops, sizes: dict[str, int], adc) -> 
                        **{field: final[field] for field in ("num_epochs", "batch_size",
                                                             "learning_rate", "weight_decay",
                                                             "label_smoothing")}))
+    if args.epochs:
+        config.num_epochs = args.epochs
     hardware = search_config.hardware
     config.analog.update(dict(
         enabled=True, crossbar_sizes=tuple(sizes[slot] for slot in slots), adc_bits=adc,
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--search-dir", default="")
     parser.add_argument("--sizes", default="16,32,64,128")
     parser.add_argument("--adc", default="8")
+    parser.add_argument("--epochs", type=int, default=0, help="0: final_train's")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

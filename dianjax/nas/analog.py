@@ -13,9 +13,10 @@ training with a fresh key per step is noise-aware training.
 
 **The search's model (an approximation; the derived pair is evaluated with the full one).** The
 bit-level pipeline of :mod:`dianjax.nas.crossbar_noise` holds a partial sum per (input vector,
-crossbar, DAC cycle, weight slice, column): on the 2-core CPU one step of the nax_quickstart
-supernet took seconds, too slow to search with. ``matmul`` keeps every stage of it that is linear
-exactly, and replaces the one that is not, the ADC, by its quantization-noise model (Widrow):
+crossbar, DAC cycle, weight slice, column), and would have to run once per crossbar size for every
+size's logit to get a gradient (``benchmarks/analog_step_speed.py`` times both models).
+``matmul`` keeps every stage of it that is linear exactly, and replaces the one that is not, the
+ADC, by its quantization-noise model (Widrow):
 
 - exact as in the pipeline: weight quantization, offset encoding and bit-slicing, the same
   conductance noise draw (same key, same cells), IR drop per crossbar size, input quantization

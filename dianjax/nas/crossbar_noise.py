@@ -67,7 +67,10 @@ noise-aware training; evaluate over K keys with :func:`noisy_evaluate`.
 
 **Use.** Pure functions: :func:`crossbar_matmul` (float), :func:`crossbar_mvm` (integers),
 :func:`adc`, :func:`conv_general_dilated` and :func:`dot_general` (``lax``'s signatures plus
-``config`` and ``key``). In Flax, :class:`CrossbarConvGeneralDilated` and
+``config``, ``key`` and an optional traced ``adc_bits``). The ``*_sizes`` variants read one
+product out on several crossbar sizes at once (configs equal but for ``rows``): the cells are held
+in blocks of the sizes' common divisor, one noise draw serves every size, and each size sums its
+blocks before its own ADC (the IR drop of stage 6 is applied there, per size, in closed form). In Flax, :class:`CrossbarConvGeneralDilated` and
 :class:`CrossbarDotGeneral` plug into an existing ``nn.Conv`` / ``nn.Dense`` and draw their key from
 the ``"crossbar"`` RNG stream; they hold no variables, so a network's parameters are the same with
 and without the analog path::

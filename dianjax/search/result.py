@@ -47,6 +47,7 @@ from dianjax.cost.best_design import best_design, constraint_penalty
 from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.cost.objectives import Metrics
 from dianjax.nas import gumbel
+from dianjax.nas.analog import ADC_KNOB, FIXED_KNOBS, SIZE_KNOB
 from dianjax.nas.search_space import LayerTable
 from dianjax.nas.supernet import DerivedNet, DerivedNetwork, Supernet, derive
 from dianjax.search.config import SearchSetup
@@ -149,7 +150,8 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
     """The accelerator of the result, and how it was derived (``hardware_derivation``).
 
     Mode ``fixed_hw``: the fixed design. A crossbar-aware search (``analog.enabled``): the argmax
-    of the hardware logits, which accuracy steered too. Else the argmax of the hardware logits, and with
+    of the hardware logits for what accuracy steered too, the best simulated choice of the other
+    knobs (:func:`_best_outside_the_forward_pass`). Else the argmax of the hardware logits, and with
     ``search.derive_hardware="auto"`` on a space the cost model enumerates (the exact estimator's
     limit), the exactly best design for the derived network under the search's hardware term
     (:func:`dianjax.cost.best_design.best_design`); the argmax design's simulated objective is
@@ -160,8 +162,7 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
     argmax = setup.hardware.discretize(jax.tree.map(np.asarray, state.hw_logits), setup.table)
     model = setup.cost_model
     if setup.analog is not None:
-        return argmax, {"method": "argmax of the hardware logits (crossbar-aware search: the "
-                                  "hardware changes accuracy, so no cost-only best design)"}
+        return _best_outside_the_forward_pass(setup, argmax, network)
     if setup.config.search.derive_hardware == "argmax" or \
             model.resolve_estimator("auto") != "exact":
         return argmax, {"method": "argmax of the hardware logits"}
@@ -181,6 +182,35 @@ def derive_hardware(setup: SearchSetup, state: SearchState, derived: DerivedNetw
         "argmax_accelerator": argmax.accelerator.to_dict(),
         "argmax_score": argmax_score,
         "argmax_score_ratio": argmax_score / best.score if best.score > 0 else None}
+
+
+def _best_outside_the_forward_pass(setup: SearchSetup, argmax: HardwareDesign,
+                                   network: Network) -> tuple[HardwareDesign, dict]:
+    """A crossbar-aware search's design: the argmax of the logits for what changes accuracy (the
+    crossbar size of every slot, the ADC and the other bits of the forward pass), and for the
+    knobs that do not (columns per ADC) the choice with the best simulated objective."""
+    fixed = {SIZE_KNOB, ADC_KNOB, *FIXED_KNOBS}
+    objective = hardware_objective(setup)
+    reference = cost.reference_metrics(setup.table, setup.hardware, setup.energy_table)
+    best, scores = None, []
+    for accelerator in setup.hardware.accelerators():
+        if any(getattr(accelerator, knob) != getattr(argmax.accelerator, knob)
+               for knob in fixed if knob in setup.hardware.knobs):
+            continue
+        design = HardwareDesign(accelerator, argmax.fold_orders)
+        figures = simulated_figures(network, design, setup.table, setup.energy_table)
+        metrics = Metrics(**{field: figures[field] for field in Metrics._fields})
+        score = float(cost.objective(objective, metrics, reference))
+        scores.append(score)
+        if best is None or score < best[1]:
+            best = (design, score)
+    free = [knob for knob in setup.hardware.knobs if knob not in fixed]
+    steered = [knob for knob in setup.hardware.knobs if knob in fixed]
+    return best[0], {
+        "method": f"argmax of the hardware logits for the crossbar sizes and {steered} (they "
+                  f"change accuracy); best simulated objective over {free} ({len(scores)} "
+                  "choices)",
+        "score": best[1], "argmax_accelerator": argmax.accelerator.to_dict()}
 
 
 def network_under_targets(setup: SearchSetup, state: SearchState, reference,

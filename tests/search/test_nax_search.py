@@ -34,7 +34,8 @@ def test_the_derived_pair_is_priced_by_sim_and_measured_on_crossbars(nax_run):
     network = Network.from_dict(result["network"]["sim_network"])
     report = simulate_network(network, design.accelerator, design.mappings(network, setup.table))
     assert result["simulated"]["edap_pj_s_mm2"] == pytest.approx(report.edap_pj_s_mm2, rel=1e-12)
-    assert result["hardware_derivation"]["method"].startswith("argmax of the hardware logits")
+    assert result["hardware_derivation"]["method"].startswith("argmax of the hardware logits for")
+    assert "columns_per_adc" in result["hardware_derivation"]["method"]
     for split in ("val", "test"):
         measured = result["accuracy"][f"supernet_{split}_crossbar"]
         assert len(measured["samples"]) == 2
@@ -79,3 +80,36 @@ def test_analog_needs_the_crossbar_template():
     config = load_config("quickstart", ["analog.enabled=True"])
     with pytest.raises(ValueError, match=r"config.hardware.template must be 'crossbar'"):
         make_setup(config)
+
+
+def test_nax_baselines_retrain_the_pair_and_a_homogeneous_resnet(nax_run, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "experiments" / "nax_baselines.py"
+    spec = importlib.util.spec_from_file_location("nax_baselines", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    workdir, result = nax_run
+    rows = script.main(["--out", str(tmp_path), "--search-dir", str(workdir), "--sizes", "16",
+                        "--epochs", "1"])
+    assert [row["pair"] for row in rows] == ["searched", "resnet_x16_adc8"]
+    searched, baseline = rows
+    assert searched["ops"] == result["network"]["ops"]
+    # the search's own design is among those the experiment prices: never a higher EDAP
+    assert searched["edap_pj_s_mm2"] <= result["simulated"]["edap_pj_s_mm2"] * (1 + 1e-12)
+    assert baseline["ops"] == ["res_k3"] * 4 and baseline["crossbar_sizes"] == [16]
+    setup = make_setup(_config())
+    network = setup.table.network([setup.space.op_index("res_k3")] * 4)
+    from sim import CrossbarAccelerator, CrossbarMapping
+    edaps = [simulate_network(network, CrossbarAccelerator(
+        crossbar_size=16, cell_bits=4, dac_bits=2, weight_bits=8, input_bits=8, adc_bits=8,
+        columns_per_adc=columns), {layer.name: CrossbarMapping(16) for layer in network}
+        ).edap_pj_s_mm2 for columns in setup.hardware.columns_per_adc]
+    assert baseline["edap_pj_s_mm2"] == pytest.approx(min(edaps), rel=1e-12)
+    for row in rows:
+        assert 0 <= row["crossbar_test_accuracy"] <= 1 and row["crossbar_test_sd"] >= 0
+    assert (tmp_path / "nax_baselines.png").stat().st_size > 0
+    rerun = script.main(["--out", str(tmp_path), "--search-dir", str(workdir), "--sizes", "16",
+                         "--epochs", "1"])
+    assert rerun == rows   # finished trainings are read back
