@@ -8,19 +8,12 @@ digital supernet's: the crossbar's non-idealities (dianjax.nas.crossbar_noise) d
 search's forward pass; `experiments/crossbar_tradeoff.py` measures how they change accuracy.
 """
 
-import importlib.util
-from pathlib import Path
-
+from dianjax.config import load_config
 from dianjax.search.config import hardware_section
-
-_spec = importlib.util.spec_from_file_location("_quickstart",
-                                               Path(__file__).with_name("quickstart.py"))
-_quickstart = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_quickstart)
 
 
 def get_config():
-    config = _quickstart.get_config()
+    config = load_config("quickstart")
     config.hardware = hardware_section("crossbar")
     config.cost.objective = "edap"
     return config

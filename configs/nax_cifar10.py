@@ -13,21 +13,12 @@ epochs and evaluated over 8 chips with the full bit-level noise model (``derived
 Not run yet: no GPU has been available to this project; the step's memory and time are unmeasured.
 """
 
-import importlib.util
-from pathlib import Path
-
-_spec = importlib.util.spec_from_file_location("_nax_quickstart",
-                                               Path(__file__).with_name("nax_quickstart.py"))
-_nax = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_nax)
-_spec = importlib.util.spec_from_file_location("_cifar10", Path(__file__).with_name("cifar10.py"))
-_cifar10 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_cifar10)
+from dianjax.config import load_config
 
 
 def get_config():
-    config = _cifar10.get_config()
-    nax = _nax.get_config()
+    config = load_config("cifar10")
+    nax = load_config("nax_quickstart")
     config.space = "nax_cifar"
     config.hardware = nax.hardware
     config.cost.objective = nax.cost.objective

@@ -11,19 +11,12 @@ ADC bits one way and EDAP the other. ``result.json`` reports the derived path's 
 derived crossbars with the full bit-level noise model over 8 chips.
 """
 
-import importlib.util
-from pathlib import Path
-
+from dianjax.config import load_config
 from dianjax.search.config import hardware_section
-
-_spec = importlib.util.spec_from_file_location("_quickstart",
-                                               Path(__file__).with_name("quickstart.py"))
-_quickstart = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_quickstart)
 
 
 def get_config():
-    config = _quickstart.get_config()
+    config = load_config("quickstart")
     config.space = "nax_quickstart"
     config.hardware = hardware_section("crossbar")
     config.hardware.cell_bits = (4,)
