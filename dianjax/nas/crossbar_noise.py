@@ -67,10 +67,7 @@ noise-aware training; evaluate over K keys with :func:`noisy_evaluate`.
 
 **Use.** Pure functions: :func:`crossbar_matmul` (float), :func:`crossbar_mvm` (integers),
 :func:`adc`, :func:`conv_general_dilated` and :func:`dot_general` (``lax``'s signatures plus
-``config``, ``key`` and an optional traced ``adc_bits``). The ``*_sizes`` variants read one
-product out on several crossbar sizes at once (configs equal but for ``rows``): the cells are held
-in blocks of the sizes' common divisor, one noise draw serves every size, and each size sums its
-blocks before its own ADC (the IR drop of stage 6 is applied there, per size, in closed form). In Flax, :class:`CrossbarConvGeneralDilated` and
+``config``, ``key`` and an optional traced ``adc_bits``). In Flax, :class:`CrossbarConvGeneralDilated` and
 :class:`CrossbarDotGeneral` plug into an existing ``nn.Conv`` / ``nn.Dense`` and draw their key from
 the ``"crossbar"`` RNG stream; they hold no variables, so a network's parameters are the same with
 and without the analog path::
@@ -280,49 +277,25 @@ def effective_weights(conductances: jax.Array, rows_k: int, config: AnalogConfig
     return stored - 2.0 ** (config.weight_bits - 1)
 
 
-def _mvm(x_int: jax.Array, conductances: jax.Array, configs: tuple[AnalogConfig, ...],
+def _mvm(x_int: jax.Array, conductances: jax.Array, config: AnalogConfig,
          adc_bits: jax.Array | None = None) -> jax.Array:
-    """Stages 4-8 of the pipeline for each of ``configs`` (equal but for ``rows``, each a multiple
-    of the cells' block rows X): unsigned integer inputs int32[A, G, K] through cells
-    float[G, T, X, M, S] -> float[len(configs), A, G, M] (``adc_bits``: int[len(configs)], see
-    :func:`adc`).
-
-    One product per block of X rows serves every size: a crossbar of ``rows`` rows sums
-    ``rows / X`` consecutive blocks before its ADC. With IR drop, row ``o + x`` of a crossbar (``o``
-    the block's first row) keeps ``(1 - a (o + 1) / 256) - a x / 256``, so a second product
-    weighted by ``x`` gives every size's attenuated sums."""
-    config = configs[0]
+    """Stages 4-8 of the pipeline: unsigned integer inputs int32[A, G, K] through cells
+    float[G, T, X, M, S] (crossbars of ``config.rows`` = X rows) -> float[A, G, M]
+    (``adc_bits``: see :func:`adc`)."""
     vectors, groups, rows_k = x_int.shape
     _, tiles, rows, _, slices = conductances.shape
+    if config.ir_drop > 0:
+        conductances = conductances * _ir_kept(config, tiles, rows)[None, :, :, None, None]
     chunks = bit_digits(x_int, config.dac_bits, config.input_chunks)
     chunks = jnp.pad(chunks, ((0, 0), (0, 0), (0, tiles * rows - rows_k), (0, 0)))
     chunks = chunks.reshape(vectors, groups, tiles, rows, config.input_chunks)
-    block_sums = jnp.einsum("agtxc,gtxms->agtcms", chunks, conductances, precision=HIGHEST)
-    if config.ir_drop > 0:
-        weighted = jnp.einsum("agtxc,gtxms,x->agtcms", chunks, conductances,
-                              jnp.arange(rows, dtype=jnp.float32), precision=HIGHEST)
+    partial_sums = jnp.einsum("agtxc,gtxms->agtcms", chunks, conductances, precision=HIGHEST)
     chunk_weight = 2.0 ** (jnp.arange(config.input_chunks) * config.dac_bits)
     slice_weight = 2.0 ** (jnp.arange(slices) * config.cell_bits)
+    y = jnp.einsum("agtcms,c,s->agm", adc(partial_sums, config, adc_bits), chunk_weight,
+                   slice_weight, precision=HIGHEST)
     offset = 2.0 ** (config.weight_bits - 1) * jnp.sum(x_int, axis=-1, dtype=jnp.float32)
-    outputs = []
-    for index, size_config in enumerate(configs):
-        blocks = size_config.rows // rows
-        partial_sums = block_sums
-        if config.ir_drop > 0:
-            first_row = (jnp.arange(tiles) * rows) % size_config.rows
-            kept = 1.0 - config.ir_drop * (first_row + 1.0) / IR_DROP_REFERENCE_ROWS
-            partial_sums = (block_sums * kept[:, None, None, None]
-                            - config.ir_drop / IR_DROP_REFERENCE_ROWS * weighted)
-        crossbars = -(-tiles // blocks)
-        partial_sums = jnp.pad(partial_sums, ((0, 0), (0, 0), (0, crossbars * blocks - tiles),
-                                              (0, 0), (0, 0), (0, 0)))
-        partial_sums = partial_sums.reshape(vectors, groups, crossbars, blocks,
-                                            *partial_sums.shape[3:]).sum(axis=3)
-        bits = None if adc_bits is None else adc_bits[index]
-        y = jnp.einsum("agtcms,c,s->agm", adc(partial_sums, size_config, bits), chunk_weight,
-                       slice_weight, precision=HIGHEST)
-        outputs.append(y - offset[..., None])
-    return jnp.stack(outputs)
+    return y - offset[..., None]
 
 
 def crossbar_mvm(x_int: jax.Array, q: jax.Array, config: AnalogConfig,
@@ -337,7 +310,7 @@ def crossbar_mvm(x_int: jax.Array, q: jax.Array, config: AnalogConfig,
     batch = x_int.shape[:-1]
     x = jnp.asarray(x_int).astype(jnp.int32).reshape(-1, 1, q.shape[0])
     cells = conductances(jnp.asarray(q).astype(jnp.int32)[None], config, key)
-    return _mvm(x, cells, (config,))[0].reshape(*batch, q.shape[1])
+    return _mvm(x, cells, config).reshape(*batch, q.shape[1])
 
 
 def quantize(x: jax.Array, w: jax.Array, config: AnalogConfig):
@@ -358,25 +331,18 @@ def quantize(x: jax.Array, w: jax.Array, config: AnalogConfig):
     return q, w_scale, parts, x_scale
 
 
-def _grouped_matmul(x: jax.Array, w: jax.Array, configs: tuple[AnalogConfig, ...],
-                    key: jax.Array | None, adc_bits: jax.Array | None = None) -> jax.Array:
-    """The full pipeline with straight-through gradients on each of ``configs`` (equal but for
-    ``rows``; one draw of the conductance noise serves all): float x[P, G, K], w[G, K, M] ->
-    float32[len(configs), P, G, M] (``adc_bits``: int[len(configs)], see :func:`adc`)."""
-    config = configs[0]
-    rows = granularity(configs)
+def _grouped_matmul(x: jax.Array, w: jax.Array, config: AnalogConfig, key: jax.Array | None,
+                    adc_bits: jax.Array | None = None) -> jax.Array:
+    """The full pipeline with straight-through gradients: float x[P, G, K], w[G, K, M] ->
+    float32[P, G, M] (``adc_bits``: see :func:`adc`)."""
     x, w = x.astype(jnp.float32), w.astype(jnp.float32)
     q, w_scale, parts, x_scale = quantize(x, w, config)
-    cells = conductances(q, config, key, rows)
-    y_int = _mvm(parts.reshape(-1, *parts.shape[2:]), cells, configs, adc_bits).reshape(
-        len(configs), 2, *x.shape[:2], w.shape[-1])
-    y = (y_int[:, 0] - y_int[:, 1]) * x_scale * w_scale[:, 0]
-
-    sizes = configs if config.ir_drop > 0 else configs[:1]  # w_eff depends on rows via IR drop
-    y_lin = jnp.stack([
-        jnp.einsum("pgk,gkm->pgm", x,
-                   w + lax.stop_gradient(effective_weights(cells, w.shape[1], c) * w_scale - w),
-                   precision=HIGHEST) for c in sizes])
+    cells = conductances(q, config, key)
+    y_int = _mvm(parts.reshape(-1, *parts.shape[2:]), cells, config, adc_bits).reshape(
+        2, *x.shape[:2], w.shape[-1])
+    y = (y_int[0] - y_int[1]) * x_scale * w_scale[:, 0]
+    w_eff = effective_weights(cells, w.shape[1], config) * w_scale
+    y_lin = jnp.einsum("pgk,gkm->pgm", x, w + lax.stop_gradient(w_eff - w), precision=HIGHEST)
     return y_lin + lax.stop_gradient(y - y_lin)
 
 
@@ -385,23 +351,11 @@ def crossbar_matmul(x: jax.Array, w: jax.Array, config: AnalogConfig,
     """``x[..., K] @ w[K, M]`` run on crossbars (module docstring: pipeline, gradients);
     float32 [..., M]. ``key``: the conductance noise's, needed when ``config.noisy``;
     ``adc_bits``: a (traced) ADC resolution replacing ``config.adc_bits`` (:func:`adc`)."""
-    return crossbar_matmul_sizes(x, w, (config,), key, _one(adc_bits))[0]
-
-
-def _one(adc_bits: jax.Array | None) -> jax.Array | None:
-    return None if adc_bits is None else jnp.reshape(adc_bits, (1,))
-
-
-def crossbar_matmul_sizes(x: jax.Array, w: jax.Array, configs: tuple[AnalogConfig, ...],
-                          key: jax.Array | None = None,
-                          adc_bits: jax.Array | None = None) -> jax.Array:
-    """:func:`crossbar_matmul` on each of ``configs`` (equal but for ``rows``), one draw of the
-    noise for all: float32 [len(configs), ..., M] (``adc_bits``: int[len(configs)] or None)."""
     if w.ndim != 2 or x.shape[-1:] != w.shape[:1]:
         raise ValueError(f"crossbar_matmul needs x[..., K] and w[K, M], got {x.shape} and "
                          f"{w.shape}")
-    y = _grouped_matmul(x.reshape(-1, 1, w.shape[0]), w[None], tuple(configs), key, adc_bits)
-    return y.reshape(len(configs), *x.shape[:-1], w.shape[1])
+    y = _grouped_matmul(x.reshape(-1, 1, w.shape[0]), w[None], config, key, adc_bits)
+    return y.reshape(*x.shape[:-1], w.shape[1])
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
@@ -410,29 +364,15 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
                          key: jax.Array | None = None,
                          adc_bits: jax.Array | None = None) -> jax.Array:
     """``lax.conv_general_dilated`` run on crossbars: the convolution lowered to im2col patches
-    (``lax.conv_general_dilated_patches``, any layout, padding, stride and dilation) times the
-    [R*S*C/groups, M/groups] kernel of each group (:func:`crossbar_matmul`'s pipeline).
-    ``precision`` is ignored (the analog path is exact where ideal); ``batch_group_count`` must
-    be 1; ``adc_bits``: a (traced) resolution replacing ``config.adc_bits``."""
-    return conv_general_dilated_sizes(
-        lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
-        feature_group_count, batch_group_count, precision, preferred_element_type,
-        configs=(config,), key=key, adc_bits=_one(adc_bits))[0]
-
-
-def conv_general_dilated_sizes(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                               rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-                               batch_group_count=1, precision=None, preferred_element_type=None,
-                               *, configs: tuple[AnalogConfig, ...], key: jax.Array | None = None,
-                               adc_bits: jax.Array | None = None) -> jax.Array:
-    """:func:`conv_general_dilated` on each of ``configs`` (equal but for ``rows``), one draw of
-    the noise for all: [len(configs), *output shape]."""
+    times the [R*S*C/groups, M/groups] kernel of each group (:func:`conv_as_matmul`,
+    :func:`crossbar_matmul`'s pipeline). ``precision`` is ignored (the analog path is exact where
+    ideal); ``batch_group_count`` must be 1; ``adc_bits``: a (traced) resolution replacing
+    ``config.adc_bits``."""
     del precision
-    configs = tuple(configs)
     return conv_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
                           dimension_numbers, feature_group_count, batch_group_count,
-                          preferred_element_type, len(configs),
-                          lambda x, w: _grouped_matmul(x, w, configs, key, adc_bits))
+                          preferred_element_type, 1,
+                          lambda x, w: _grouped_matmul(x, w, config, key, adc_bits)[None])[0]
 
 
 def conv_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
@@ -467,8 +407,10 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
                 adc_bits: jax.Array | None = None) -> jax.Array:
     """``lax.dot_general`` run on crossbars, for the contraction ``nn.Dense`` makes: ``lhs``'s last
     axis with a 2-D ``rhs``'s first, no batch axes. ``precision`` is ignored."""
-    return dot_general_sizes(lhs, rhs, dimension_numbers, precision, preferred_element_type,
-                             configs=(config,), key=key, adc_bits=_one(adc_bits))[0]
+    del precision
+    check_dense_contraction(lhs, rhs, dimension_numbers)
+    y = crossbar_matmul(lhs, rhs, config, key, adc_bits)
+    return y.astype(preferred_element_type or jnp.result_type(lhs, rhs))
 
 
 def check_dense_contraction(lhs, rhs, dimension_numbers) -> None:
@@ -479,16 +421,6 @@ def check_dense_contraction(lhs, rhs, dimension_numbers) -> None:
         raise ValueError(f"the crossbar dot_general supports lhs[..., K] @ rhs[K, M] only "
                          f"(dimension_numbers (((lhs.ndim-1,), (0,)), ((), ()))), got "
                          f"{dimension_numbers} for shapes {lhs.shape}, {rhs.shape}")
-
-
-def dot_general_sizes(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
-                      *, configs: tuple[AnalogConfig, ...], key: jax.Array | None = None,
-                      adc_bits: jax.Array | None = None) -> jax.Array:
-    """:func:`dot_general` on each of ``configs`` (equal but for ``rows``): [len(configs), ...]."""
-    del precision
-    check_dense_contraction(lhs, rhs, dimension_numbers)
-    y = crossbar_matmul_sizes(lhs, rhs, configs, key, adc_bits)
-    return y.astype(preferred_element_type or jnp.result_type(lhs, rhs))
 
 
 class CrossbarConvGeneralDilated(nn.Module):
