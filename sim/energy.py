@@ -194,8 +194,17 @@ class EnergyTable(JsonTable):
         return uw / clock_mhz
 
     # -- area, mm^2 ----------------------------------------------------------------------------
+    def mac_area_mm2(self, word_bits):
+        """One MAC unit: a ``word_bits`` multiplier and the accumulator-wide adder."""
+        return self._multiplier_and_adder(self.mult_area_um2, self.add_area_um2,
+                                          word_bits) / _UM2_PER_MM2
+
+    def register_area_mm2(self, bits):
+        """``bits`` bits of registers."""
+        return bits * self.register_area_um2_per_bit / _UM2_PER_MM2
+
     def pe_area_mm2(self, word_bits):
-        """One processing element: multiplier, accumulator-wide adder and its word registers."""
+        """One processing element: a MAC unit and its word registers."""
         um2 = (self._multiplier_and_adder(self.mult_area_um2, self.add_area_um2, word_bits)
                + self.pe_register_words * word_bits * self.register_area_um2_per_bit)
         return um2 / _UM2_PER_MM2

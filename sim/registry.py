@@ -3,11 +3,12 @@ family."""
 
 from __future__ import annotations
 
-from sim import crossbar, systolic
+from sim import crossbar, loopnest, systolic
 from sim.template import Template
 
 TEMPLATES: dict[str, Template] = {template.name: template
-                                  for template in (systolic.TEMPLATE, crossbar.TEMPLATE)}
+                                  for template in (systolic.TEMPLATE, crossbar.TEMPLATE,
+                                                  loopnest.TEMPLATE)}
 
 
 def get_template(name: str) -> Template:

@@ -10,11 +10,11 @@ from sim.systolic import simulator as systolic_simulator
 
 def test_registry_names_the_systolic_template():
     template = get_template("systolic")
-    assert list(TEMPLATES) == ["systolic", "crossbar"]
+    assert list(TEMPLATES) == ["systolic", "crossbar", "loopnest"]
     assert template.architecture is Accelerator and template.mapping is Mapping
     assert template_of(Accelerator()) is template
     with pytest.raises(ValueError, match=r"hardware template must be one of "
-                                         r"\['crossbar', 'systolic'\], got 'x'"):
+                                         r"\['crossbar', 'loopnest', 'systolic'\], got 'x'"):
         get_template("x")
     with pytest.raises(ValueError, match="accelerator must be a sim.Accelerator .*got dict"):
         template_of({"rows": 8})
