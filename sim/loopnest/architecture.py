@@ -13,7 +13,10 @@ the innermost. Each level has:
   wide (X) and ``mesh_y`` ratio high (Y): spatial loops of a level's mapping run over that fan-out;
 - ``read_bandwidth_words_per_cycle`` / ``write_bandwidth_words_per_cycle`` per instance (``None``:
   unlimited), which throttle the cycles (:mod:`sim.loopnest.model`);
-- ``keeps``: the dataspaces a mapping may keep there (a mapping may bypass any of them).
+- ``keeps``: the dataspaces a mapping may keep there (a mapping may bypass any of them);
+- ``links``: whether its instances forward fills to their X and Y neighbours of the fan-out right
+  above them (Timeloop's link transfers, on by default there; ``False`` is its
+  ``no_link_transfer`` for every dataspace: every fill then comes from the parent).
 
 The outermost level keeps every dataspace and is unbounded or holds the whole problem.
 """
@@ -34,7 +37,7 @@ COMPONENTS = ("DRAM", "SRAM", "regfile", "container")
 
 _LEVEL_FIELDS = ("name", "component", "depth_words", "word_bits", "block_size", "instances",
                  "mesh_x", "read_bandwidth_words_per_cycle", "write_bandwidth_words_per_cycle",
-                 "keeps")
+                 "keeps", "links")
 _COMPUTE_FIELDS = ("name", "instances", "mesh_x", "word_bits")
 _ACCELERATOR_FIELDS = ("name", "levels", "compute", "clock_mhz")
 
@@ -57,6 +60,7 @@ class StorageLevel:
     read_bandwidth_words_per_cycle: float | None = None
     write_bandwidth_words_per_cycle: float | None = None
     keeps: tuple[str, ...] = DATASPACES
+    links: bool = True
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -76,6 +80,9 @@ class StorageLevel:
         object.__setattr__(self, "keeps", tuple(self.keeps))
         for dataspace in self.keeps:
             checks.one_of(owner, "keeps[]", dataspace, DATASPACES)
+        if not isinstance(self.links, bool):
+            message = f"{owner}.links must be True or False, got {self.links!r}"
+            raise ValueError(message)  # noqa: TRY004
         if len(set(self.keeps)) != len(self.keeps):
             raise ValueError(f"{owner}.keeps={list(self.keeps)} names a dataspace twice")
         if self.component == "container":

@@ -19,7 +19,8 @@ stated once here and walked literally by :mod:`sim.loopnest.walker` (the test or
    overlap are not merged.
 4. **Links.** A child whose fill is the box its X or Y neighbour (in the fan-out right above it)
    filled one step before gets it from that neighbour: a read at the neighbour instead of a parent
-   read. Used per (level, dataspace) when it lowers the parent's reads; Weights and Inputs only.
+   read. Used per (level, dataspace) when it lowers the parent's reads; Weights and Inputs only,
+   and only into levels whose ``links`` are on.
 5. **MACs.** The innermost level keeping a dataspace serves one operand per MAC and step, grouped
    across the MAC fan-out as in 3.
 6. **Outputs** (read-modify-write, first-read elision): a level's updates are the partial sums it
@@ -285,8 +286,9 @@ def access_counts(problem: Problem, accelerator: LoopNestAccelerator, mapping: L
     for dataspace in DATASPACES:
         chain = [i for i in range(count) if dataspace in keeps[i]]
         for parent, child in zip(chain, [*chain[1:], count], strict=True):
+            links = child < count and accelerator.levels[child].links
             _count_pair(problem, loops, strides, dataspace, parent, child, count, rule, used,
-                        compute_cycles, mapping, tally)
+                        compute_cycles, mapping, tally, links)
     rows = []
     for i, level in enumerate(accelerator.levels):
         extents = tile_extents(mapping, i)
@@ -310,7 +312,7 @@ def _partition(problem: Problem, loops: list[Loop], index: int) -> int:
 
 
 def _count_pair(problem, loops, strides, dataspace, parent, child, count, rule, used,
-                compute_cycles, mapping, tally):
+                compute_cycles, mapping, tally, may_link):
     """Adds the transfers between kept ``parent`` and ``child`` (``count``: the MACs)."""
     is_mac = child == count
     chosen = [i for i, loop in enumerate(loops)
@@ -333,7 +335,7 @@ def _count_pair(problem, loops, strides, dataspace, parent, child, count, rule, 
         per_child = walk.fills
         served, links = per_child * distinct, 0
         siblings = {i for i in chosen if loops[i].level == child - 1}
-        if dataspace != "Outputs" and siblings:
+        if dataspace != "Outputs" and siblings and may_link:
             plan = _link_plan(offsets, chosen, siblings, loops, {v for v, _, _ in walk.steps})
             first = geometry.size * distinct
             linked_served = first + sum(words * n * plan[v][1] for v, words, n in walk.steps)

@@ -12,7 +12,9 @@
   only.
 
 DRAM moves 4 words (64 bits) per cycle each way in all three (an LPDDR4 x64 channel's width; our
-choice, the example design gives none); its interface area follows from that bandwidth.
+choice, the example design gives none); its interface area follows from that bandwidth. The PEs
+have no neighbour links (``links=False``): every fill comes from the level above, by multicast
+where PEs share it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def _dram() -> StorageLevel:
 def eyeriss_like() -> LoopNestAccelerator:
     """Eyeriss's row-stationary design (module docstring)."""
     spad = {"component": "regfile", "instances": 168, "mesh_x": 14,
-            "read_bandwidth_words_per_cycle": 2, "write_bandwidth_words_per_cycle": 2}
+            "read_bandwidth_words_per_cycle": 2, "write_bandwidth_words_per_cycle": 2,
+            "links": False}
     return LoopNestAccelerator("eyeriss_like", (
         _dram(),
         StorageLevel("shared_glb", "SRAM", 65536, block_size=4,
@@ -55,7 +58,7 @@ def _simple(name: str, keeps: tuple[str, ...], depth: int) -> LoopNestAccelerato
                      read_bandwidth_words_per_cycle=16, write_bandwidth_words_per_cycle=16),
         StorageLevel("pe_regfile", "regfile", depth, instances=256, mesh_x=16,
                      read_bandwidth_words_per_cycle=2, write_bandwidth_words_per_cycle=2,
-                     keeps=keeps),
+                     keeps=keeps, links=False),
     ), ComputeLevel("mac", instances=256, mesh_x=16), clock_mhz=_CLOCK_MHZ)
 
 

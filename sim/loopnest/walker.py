@@ -13,7 +13,7 @@ of the dataspace, and applies the counting rules literally:
   one parent read (multicast; for Outputs: spatially reduced into one update); a child whose fill
   is the box its X or Y neighbour filled in the previous step gets it over the link instead of from
   the parent (Weights and Inputs, between siblings of one fan-out), if that lowers the parent's
-  reads over the run;
+  reads over the run, into levels whose ``links`` are on;
 - the MACs read one operand of each kind per MAC, grouped the same way across the MAC fan-out;
 - Outputs are read-modify-written with first-read elision: a level's updates are what it delivers
   to its child, its reads those minus the distinct elements an instance holds over the run, and a
@@ -154,7 +154,8 @@ def _pair(problem, accelerator, mapping, loops, strides, dataspace, parent, chil
             per_step.append(fills)
         parent_reads = _served(per_step, children, [], loops)
         links = 0
-        if dataspace != "Outputs" and not is_mac and sibling_loops:
+        if dataspace != "Outputs" and not is_mac and sibling_loops and \
+                accelerator.levels[child].links:
             linked, link_reads = _links(per_step, children, inner_spatial, sibling_loops, loops)
             if link_reads < parent_reads:
                 parent_reads, links = link_reads, linked

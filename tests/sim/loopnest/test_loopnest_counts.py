@@ -31,8 +31,9 @@ def _arch(*levels, macs=1, mesh_x=None):
 DRAM = StorageLevel("DRAM", "DRAM", None)
 
 
-def _rf(instances=1, keeps=("Weights", "Inputs", "Outputs"), name="RF", mesh_x=None):
-    return StorageLevel(name, "regfile", 1000, instances=instances, mesh_x=mesh_x, keeps=keeps)
+def _rf(instances=1, keeps=("Weights", "Inputs", "Outputs"), name="RF", mesh_x=None, links=True):
+    return StorageLevel(name, "regfile", 1000, instances=instances, mesh_x=mesh_x, keeps=keeps,
+                        links=links)
 
 
 def _counts(problem, arch, levels, rule="stationary_resets"):
@@ -143,6 +144,13 @@ def test_neighbours_forward_inputs_over_links():
                       LevelMapping()])
     assert counts[("GLB", "Inputs")][0] == 8
     assert counts[("RF", "Inputs")][:2] == (28, 18)
+    # without links every PE reads its 6 inputs from the GLB, and the PEs read only for MACs
+    arch = _arch(DRAM, StorageLevel("GLB", "SRAM", 1000), _rf(3, links=False), macs=3)
+    counts = _counts(Problem("p", C=1, M=1, P=6, R=3), arch,
+                     [LevelMapping(), LevelMapping(temporal=(("P", 6),), spatial=(("R", 3, "X"),)),
+                      LevelMapping()])
+    assert counts[("GLB", "Inputs")][0] == 18
+    assert counts[("RF", "Inputs")][:2] == (18, 18)
 
 
 # -- the closed form against the walker, on random tiny problems and mappings --------------------
@@ -155,7 +163,7 @@ ARCHS = {
     "eyeriss_mini": LoopNestAccelerator("mini", (
         DRAM, StorageLevel("GLB", "SRAM", 10 ** 6, keeps=("Inputs", "Outputs")),
         StorageLevel("column", "container", 0, instances=2, keeps=()),
-        _rf(4, ("Inputs",), "ifmap", 2), _rf(4, ("Weights",), "weights", 2),
+        _rf(4, ("Inputs",), "ifmap", 2, links=False), _rf(4, ("Weights",), "weights", 2),
         _rf(4, ("Outputs",), "psum", 2)), ComputeLevel(instances=4, mesh_x=2)),
 }
 
@@ -226,10 +234,13 @@ def test_totals_are_consistent(case):
         outer = chain[0]
         if dataspace == "Weights" or problem.Wstride == 1:   # (strides leave gaps in the box)
             assert outer.reads >= problem.size_words(dataspace)   # everything read once at least
+        links = {level.name: level.links for level in arch.levels}
         for parent, child in itertools.pairwise(chain):
             children = child.instances // parent.instances
-            # a parent read reaches at most every child of its fan-out (multicast)
-            assert parent.reads * children >= child.fills >= 0
+            # a parent read reaches at most every child of its fan-out (multicast), unless
+            # neighbours forward fills over links
+            assert child.fills >= 0
+            assert links[child.level] or parent.reads * children >= child.fills
     assert rows[(arch.levels[0].name, "Outputs")].updates >= problem.size_words("Outputs")
 
 
