@@ -22,7 +22,9 @@ The pipeline, one stage per module:
 5. :mod:`~sim.loopnest.energy`: prices per action and area per component;
 
 run by :mod:`~sim.loopnest.simulator` (cycles, energy, latency, area) and reported by
-:mod:`~sim.loopnest.report`.
+:mod:`~sim.loopnest.report`. :mod:`~sim.loopnest.timeloop_yaml` reads Timeloop's problem,
+architecture and mapping YAML into these descriptions and writes problems and mappings back. The
+mapping search is :func:`dianjax.cost.loopnest_mapper.search_mappings`.
 """
 
 from sim.loopnest.architecture import (
@@ -43,6 +45,14 @@ from sim.loopnest.presets import PRESETS, preset
 from sim.loopnest.problem import DATASPACES, DIMS, Problem
 from sim.loopnest.report import LoopNestLayerReport, LoopNestNetworkReport
 from sim.loopnest.simulator import MEMORY_MODELS, evaluate, simulate_layer
+from sim.loopnest.timeloop_yaml import (
+    dump_mapping,
+    dump_problem,
+    load_architecture,
+    load_mapping,
+    load_problem,
+    save_mapping,
+)
 from sim.template import Template
 
 TEMPLATE = Template(name="loopnest", architecture=LoopNestAccelerator, mapping=LoopNestMapping,
@@ -53,4 +63,6 @@ __all__ = ["COMPONENTS", "DATASPACES", "DIMS", "ERT_ACTIONS", "MEMORY_MODELS", "
            "SLIDING_WINDOW_RULES", "TEMPLATE", "AccessCounts", "ComponentPrices", "ComputeLevel",
            "LevelMapping", "LoopNestAccelerator", "LoopNestCounts", "LoopNestEnergyTable",
            "LoopNestLayerReport", "LoopNestMapping", "LoopNestNetworkReport", "Problem",
-           "StorageLevel", "access_counts", "evaluate", "preset", "simulate_layer", "validate"]
+           "StorageLevel", "access_counts", "dump_mapping", "dump_problem", "evaluate",
+           "load_architecture", "load_mapping", "load_problem", "preset", "save_mapping",
+           "simulate_layer", "validate"]
