@@ -52,11 +52,14 @@ class HardwareDesign:
             result[layer.name] = self.fold_orders[slot]
         return result
 
-    def mappings(self, network: Network, table=None) -> dict[str, object]:
-        """``{layer name: sim mapping}``: :meth:`layer_choices` as the template's mappings."""
-        make_mapping = get_template(template_of(self.accelerator).name).make_mapping
-        return {name: make_mapping(choice)
-                for name, choice in self.layer_choices(network, table).items()}
+    def mappings(self, network: Network, table=None, energy_table=None) -> dict[str, object]:
+        """``{layer name: sim mapping}``: :meth:`layer_choices` as the template's mappings
+        (``energy_table``: the prices a template that picks each layer's mapping by cost uses)."""
+        template = get_template(template_of(self.accelerator).name)
+        choices = self.layer_choices(network, table)
+        if template.layer_mappings is not None:
+            return template.layer_mappings(network, self.accelerator, choices, energy_table)
+        return {name: template.make_mapping(choice) for name, choice in choices.items()}
 
     def to_dict(self) -> dict:
         return {"accelerator": self.accelerator.to_dict(), "fold_orders": dict(self.fold_orders)}

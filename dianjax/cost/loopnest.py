@@ -161,15 +161,19 @@ def distinct_children(problem: ProblemArrays, temporal, spatial, keep) -> np.nda
             total = np.ones(batch, np.int64)
             for r in range(NRANK):
                 dims = np.nonzero(problem.projection[d, r])[0]
-                if len(dims) == 1:
-                    total *= factors[:, :, dims[0]].prod(axis=1)
+                products = factors[:, :, dims].prod(axis=1)                   # [B, dims]
+                total *= products.prod(axis=1)
+                # a rank that sums two unrolled dimensions may repeat values (sliding windows)
+                both = np.nonzero((products > 1).sum(axis=1) > 1)[0]
+                if not len(both):
                     continue
-                keys = np.concatenate([factors[:, :, dims].reshape(batch, -1),
-                                       strides[:, :, dims].reshape(batch, -1)], axis=1)
+                keys = np.concatenate([factors[both][:, :, dims].reshape(len(both), -1),
+                                       strides[both][:, :, dims].reshape(len(both), -1)], axis=1)
                 unique, inverse = np.unique(keys, axis=0, return_inverse=True)
                 counts = np.array([_distinct_sums(problem.projection[d, r, dims], row)
                                    for row in unique.tolist()], np.int64)
-                total *= counts[inverse.reshape(-1)]
+                total[both] = total[both] // products[both].prod(axis=1) * counts[
+                    inverse.reshape(-1)]
             out[:, child, d] = total
     return out
 
@@ -301,8 +305,6 @@ def counts(problem: ProblemArrays, temporal, order, spatial, keep, distinct) -> 
     factors = jnp.concatenate([ordered, spatial], axis=1).reshape(-1).astype(dtype)   # [N]
     dims = jnp.concatenate([order, jnp.tile(jnp.arange(NDIM), (levels, 1))],
                            axis=1).reshape(-1)                          # [N]
-    level_of = jnp.repeat(jnp.arange(levels), 2 * NDIM)
-    temporal_entry = jnp.tile(jnp.arange(2 * NDIM) < NDIM, levels)
     onehot = jax.nn.one_hot(dims, NDIM, dtype=dtype)                   # [N, D]
     per_dim = onehot * factors[:, None] + (1 - onehot)
     inclusive = jnp.cumprod(per_dim[::-1], axis=0)[::-1]
@@ -322,12 +324,13 @@ def counts(problem: ProblemArrays, temporal, order, spatial, keep, distinct) -> 
     partition = outputs / split                                                        # [L+1]
 
     def child_fills(child):
-        """Fills of one instance of level ``child``, per dataspace (the tile sweeps)."""
-        active = temporal_entry & (level_of < child)
-        steps = jnp.where(active, factors - 1, 0)
-        wrap = jnp.cumsum((steps[:, None, None] * translation)[::-1], axis=0)[::-1]
+        """Fills of one instance of level ``child``, per dataspace: the sweep of the temporal
+        loops of the levels above it (static: ``8 * child`` positions)."""
+        above = np.array([level * 2 * NDIM + k for level in range(child) for k in range(NDIM)])
+        f, t = factors[above], translation[above]
+        wrap = jnp.cumsum(((f - 1)[:, None, None] * t)[::-1], axis=0)[::-1]
         wrap = jnp.concatenate([wrap[1:], jnp.zeros_like(wrap[:1])], axis=0)
-        moved = translation - wrap                                                    # [N,3,R]
+        moved = t - wrap                                                              # [n,3,R]
         extent = rank_extent[child]                                                   # [3, R]
         size = tile_words[child]                                                      # [3]
         nonzero = moved != 0
@@ -335,16 +338,18 @@ def counts(problem: ProblemArrays, temporal, order, spatial, keep, distinct) -> 
         shift = jnp.sum(jnp.abs(moved), axis=-1)
         along = jnp.sum(jnp.where(nonzero, extent, 0), axis=-1)
         slab = jnp.where(one_axis & (shift < along), shift * size / jnp.maximum(along, 1), size)
-        diff = jnp.where(jnp.any(nonzero, axis=-1), slab, 0)                          # [N, 3]
+        diff = jnp.where(jnp.any(nonzero, axis=-1), slab, 0)                          # [n, 3]
         zeros = jnp.zeros(len(DATASPACES), dtype)
         carry = (jnp.zeros(len(DATASPACES), bool), jnp.zeros((len(DATASPACES), NRANK), dtype),
                  zeros, zeros, jnp.zeros(len(DATASPACES), bool),
                  jnp.zeros(len(DATASPACES), bool))
-        entries = (active, factors, moved, diff, jnp.broadcast_to(size, diff.shape))
+        entries = (jnp.ones(len(above), bool), f, moved, diff,
+                   jnp.broadcast_to(size, diff.shape))
         carry, _ = jax.lax.scan(_sweep_step, carry, entries, reverse=True)
         return size + carry[2]
 
-    per_child = jnp.stack([child_fills(c) for c in range(levels)] +
+    outermost = jnp.zeros(len(DATASPACES), dtype)            # level 0 is never a child
+    per_child = jnp.stack([outermost] + [child_fills(c) for c in range(1, levels)] +
                           [jnp.full(len(DATASPACES), compute_cycles)])        # [L+1, 3]
     keep = keep.at[0].set(True)
     index = jnp.where(keep, jnp.arange(levels)[:, None], -1)

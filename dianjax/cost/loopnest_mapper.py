@@ -57,6 +57,7 @@ ORDERS = {
 do not index Weights, M does not index Inputs, C, R, S do not index Outputs."""
 
 _BATCH = 2048
+_MIN_BATCH = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,20 +102,28 @@ def _largest_divisor_at_most(n: int, limit: int) -> int:
 class _Space:
     """What a candidate of one (problem, accelerator) may be."""
 
-    def __init__(self, problem: Problem, accelerator: LoopNestAccelerator, spatial):
+    def __init__(self, problem: Problem, accelerator: LoopNestAccelerator, spatial, keep=None):
         self.problem = problem
         self.accelerator = accelerator
         self.levels = len(accelerator.levels)
         self.bounds = np.array([problem.bounds[d] for d in DIMS], np.int64)
         self.temporal_levels = [i for i, lv in enumerate(accelerator.levels)
                                 if lv.component != "container"]
-        self.keep = np.array([[ds in lv.keeps for ds in DATASPACES]
+        keep = dict(keep or {})
+        names = [lv.name for lv in accelerator.levels]
+        unknown = sorted(set(keep) - set(names))
+        if unknown:
+            raise ValueError(f"search_mappings.keep names unknown level(s) {unknown}; allowed: "
+                             f"{names}")
+        self.keep = np.array([[ds in keep.get(lv.name, lv.keeps) for ds in DATASPACES]
                               for lv in accelerator.levels], bool)
         self.depth = np.array([np.inf if lv.depth_words is None else lv.depth_words
                                for lv in accelerator.levels], np.float64)
         self.projection = arrays.problem_arrays(problem).projection
         self.orders = np.array([[DIMS.index(d) for d in order] for order in ORDERS.values()])
         self.spatial_options = self._spatial_options(spatial)
+        largest = int(self.bounds.max()) + 1
+        self.smallest_prime = np.array([1, 1] + [_prime_factors(n)[0] for n in range(2, largest)])
 
     def _spatial_options(self, spatial) -> list[np.ndarray]:
         """Every spatial choice as ([L, NDIM] factors, [L, NDIM] axes), as a list of pairs."""
@@ -205,25 +214,24 @@ class _Space:
         """One mutant per row: a prime factor moved between levels, or one level re-ordered."""
         temporal, order = temporal.copy(), order.copy()
         count = len(temporal)
-        move = rng.random(count) < 0.7
         levels = np.array(self.temporal_levels)
-        for b in np.nonzero(move)[0]:
-            dims = np.nonzero(np.prod(temporal[b, levels], axis=0) > 1)[0]
-            if not len(dims):
-                continue
-            dim = rng.choice(dims)
-            sources = levels[temporal[b, levels, dim] > 1]
-            source = rng.choice(sources)
-            prime = _prime_factors(int(temporal[b, source, dim]))[0]
-            target = rng.choice(levels)
-            temporal[b, source, dim] //= prime
-            temporal[b, target, dim] *= prime
+        rows = np.arange(count)
+        split = temporal[:, levels]                                          # [B, T, NDIM]
+        movable = split.prod(axis=1) > 1                                     # [B, NDIM]
+        move = (rng.random(count) < 0.7) & movable.any(axis=1)
+        dim = np.argmax(np.where(movable, rng.random(movable.shape), -1), axis=1)
+        holders = split[rows, :, dim] > 1                                    # [B, T]
+        source = levels[np.argmax(np.where(holders, rng.random(holders.shape), -1), axis=1)]
+        target = levels[rng.integers(len(levels), size=count)]
+        prime = self.smallest_prime[temporal[rows, source, dim]]
+        moved = rows[move]
+        temporal[moved, source[move], dim[move]] //= prime[move]
+        temporal[moved, target[move], dim[move]] *= prime[move]
         redo = np.nonzero(~move)[0]
         if len(redo):
             level = rng.integers(self.levels, size=len(redo))
             order[redo, level] = self._orders(rng, len(redo))[np.arange(len(redo)), level]
         return temporal, order
-
 
 @functools.partial(jax.jit, static_argnames=("objective",))
 def _score(problem, mapping, prices, objective):
@@ -238,7 +246,7 @@ def _evaluate(space, problem, prices, objective, temporal, order, spatial, axis)
     for start in range(0, len(temporal), _BATCH):
         chunk = slice(start, start + _BATCH)
         size = len(temporal[chunk])
-        pad = _BATCH - size
+        pad = max(_MIN_BATCH, 1 << (size - 1).bit_length()) - size   # few shapes to compile
 
         def padded(a, pad=pad):
             return np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
@@ -250,21 +258,78 @@ def _evaluate(space, problem, prices, objective, temporal, order, spatial, axis)
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
-def to_mapping(accelerator: LoopNestAccelerator, temporal, order, spatial, axis) -> LoopNestMapping:
-    """One candidate's arrays as a :class:`sim.LoopNestMapping` (factor-1 loops dropped)."""
+def to_mapping(accelerator: LoopNestAccelerator, temporal, order, spatial, axis,
+               keep: Mapping[str, Sequence[str]] | None = None) -> LoopNestMapping:
+    """One candidate's arrays as a :class:`sim.LoopNestMapping` (factor-1 loops dropped; ``keep``:
+    the levels that keep less than the architecture lets them, as in :func:`search_mappings`)."""
+    keep = dict(keep or {})
     levels = []
     for i in range(len(accelerator.levels)):
         loops = tuple((DIMS[d], int(temporal[i, d])) for d in order[i] if temporal[i, d] > 1)
         space = tuple((DIMS[d], int(spatial[i, d]), "XY"[int(axis[i, d])])
                       for d in range(len(DIMS)) if spatial[i, d] > 1)
-        levels.append(LevelMapping(temporal=loops, spatial=space))
+        name = accelerator.levels[i].name
+        levels.append(LevelMapping(temporal=loops, spatial=space,
+                                   keep=tuple(keep[name]) if name in keep else None))
     return LoopNestMapping(tuple(levels))
+
+
+def _search(problem, accelerator, objective, table, samples, rounds, elites, spatial, keep,
+            exhaustive_limit, seed):
+    """The candidate pool (temporal, order, spatial, axis, scores) and how many were counted."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"search_mappings.objective must be one of {list(OBJECTIVES)}, got "
+                         f"{objective!r}")
+    arrays.check_supported(accelerator)
+    space = _Space(problem, accelerator, spatial, keep)
+    if not space.spatial_options:
+        raise ValueError(f"search_mappings: no spatial choice fits {accelerator.name!r}")
+    problem_arrays = arrays.problem_arrays(problem)
+    prices = arrays.level_prices(accelerator, table)
+    rng = np.random.default_rng(seed)
+    canonical_orders = len(space.orders) ** space.levels
+    tilings = space.exhaustive() if exhaustive_limit else []
+    if tilings and len(tilings) * canonical_orders <= exhaustive_limit:
+        temporal = np.stack([t for t, _, _ in tilings])
+        spatial_a = np.stack([s for _, s, _ in tilings])
+        axis = np.stack([a for _, _, a in tilings])
+        fit = space.fits(temporal, spatial_a)
+        temporal, spatial_a, axis = temporal[fit], spatial_a[fit], axis[fit]
+        combos = np.array(list(itertools.product(range(len(space.orders)), repeat=space.levels)))
+        n = len(temporal)
+        temporal = np.repeat(temporal, len(combos), axis=0)
+        spatial_a = np.repeat(spatial_a, len(combos), axis=0)
+        axis = np.repeat(axis, len(combos), axis=0)
+        order = space.orders[np.tile(combos, (n, 1))]
+        scores = _evaluate(space, problem_arrays, prices, objective, temporal, order, spatial_a,
+                           axis)
+        return space, (temporal, order, spatial_a, axis, scores), len(scores)
+    temporal, order, spatial_a, axis = space.sample(rng, samples)
+    fit = space.fits(temporal, spatial_a)
+    temporal, order, spatial_a, axis = (a[fit] for a in (temporal, order, spatial_a, axis))
+    scores = _evaluate(space, problem_arrays, prices, objective, temporal, order, spatial_a, axis)
+    pool = (temporal, order, spatial_a, axis, scores)
+    evaluated = len(scores)
+    for _ in range(rounds):
+        best = np.argsort(pool[4])[:elites]
+        repeat = max(1, samples // (4 * max(len(best), 1)))
+        parents = np.repeat(best, repeat)
+        t, o = space.mutate(rng, pool[0][parents], pool[1][parents])
+        s, x = pool[2][parents], pool[3][parents]
+        fit = space.fits(t, s)
+        t, o, s, x = (a[fit] for a in (t, o, s, x))
+        new = _evaluate(space, problem_arrays, prices, objective, t, o, s, x)
+        evaluated += len(new)
+        pool = tuple(np.concatenate([a[best], b]) for a, b in
+                     zip(pool, (t, o, s, x, new), strict=True))
+    return space, pool, evaluated
 
 
 def search_mappings(problem: Problem, accelerator: LoopNestAccelerator, *,
                     objective: str = "edp", table: LoopNestEnergyTable | None = None,
                     samples: int = 4096, rounds: int = 3, elites: int = 64,
                     spatial: Mapping[str, Sequence[tuple[str, int, str]]] | None = None,
+                    keep: Mapping[str, Sequence[str]] | None = None,
                     exhaustive_limit: int = 0, seed: int = 0) -> MapperResult:
     """The best mapping of ``problem`` on ``accelerator`` found under ``objective``.
 
@@ -277,70 +342,42 @@ def search_mappings(problem: Problem, accelerator: LoopNestAccelerator, *,
       rounds, elites: refinement rounds, and the candidates each mutates (once per mutant slot).
       spatial: fixed spatial loops, ``{level name: ((dim, factor, "X" | "Y"), ...)}``; default:
         drawn per candidate (module docstring).
+      keep: the dataspaces some levels keep, ``{level name: (dataspace, ...)}`` (the others
+        bypass them); default: what the architecture lets each level keep.
       exhaustive_limit: if every tiling x spatial choice x canonical order fits under this many
         candidates, count them all instead of sampling and refining.
       seed: the sampler's seed.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"search_mappings.objective must be one of {list(OBJECTIVES)}, got "
-                         f"{objective!r}")
-    arrays.check_supported(accelerator)
     start = time.perf_counter()
-    space = _Space(problem, accelerator, spatial)
-    if not space.spatial_options:
-        raise ValueError(f"search_mappings: no spatial choice fits {accelerator.name!r}")
-    problem_arrays = arrays.problem_arrays(problem)
-    prices = arrays.level_prices(accelerator, table)
-    rng = np.random.default_rng(seed)
-    canonical_orders = len(space.orders) ** space.levels
-    tilings = space.exhaustive() if exhaustive_limit else []
-    if tilings and len(tilings) * canonical_orders <= exhaustive_limit:
-        temporal = np.stack([t for t, _, _ in tilings])
-        spatial_a = np.stack([s for _, s, _ in tilings])
-        axis = np.stack([a for _, _, a in tilings])
-        keep_rows = space.fits(temporal, spatial_a)
-        temporal, spatial_a, axis = temporal[keep_rows], spatial_a[keep_rows], axis[keep_rows]
-        combos = np.array(list(itertools.product(range(len(space.orders)), repeat=space.levels)))
-        n = len(temporal)
-        temporal = np.repeat(temporal, len(combos), axis=0)
-        spatial_a = np.repeat(spatial_a, len(combos), axis=0)
-        axis = np.repeat(axis, len(combos), axis=0)
-        order = space.orders[np.tile(combos, (n, 1))]
-        scores = _evaluate(space, problem_arrays, prices, objective, temporal, order, spatial_a,
-                           axis)
-        pool = (temporal, order, spatial_a, axis, scores)
-        evaluated = len(scores)
-    else:
-        temporal, order, spatial_a, axis = space.sample(rng, samples)
-        fit = space.fits(temporal, spatial_a)
-        temporal, order, spatial_a, axis = (a[fit] for a in (temporal, order, spatial_a, axis))
-        scores = _evaluate(space, problem_arrays, prices, objective, temporal, order, spatial_a,
-                           axis)
-        pool = (temporal, order, spatial_a, axis, scores)
-        evaluated = len(scores)
-        for _ in range(rounds):
-            best = np.argsort(pool[4])[:elites]
-            repeat = max(1, samples // (4 * max(len(best), 1)))
-            parents = np.repeat(best, repeat)
-            t, o = space.mutate(rng, pool[0][parents], pool[1][parents])
-            s, x = pool[2][parents], pool[3][parents]
-            fit = space.fits(t, s)
-            t, o, s, x = (a[fit] for a in (t, o, s, x))
-            new = _evaluate(space, problem_arrays, prices, objective, t, o, s, x)
-            evaluated += len(new)
-            pool = tuple(np.concatenate([a[best], b]) for a, b in
-                         zip(pool, (t, o, s, x, new), strict=True))
+    _, pool, evaluated = _search(problem, accelerator, objective, table, samples, rounds,
+                                 elites, spatial, keep, exhaustive_limit, seed)
     scores = pool[4]
     valid = int(np.isfinite(scores).sum())
     if not valid:
         raise ValueError(f"search_mappings: no valid mapping of {problem.name!r} on "
                          f"{accelerator.name!r} among {evaluated} candidates")
     b = int(np.argmin(scores))
-    mapping = to_mapping(accelerator, pool[0][b], pool[1][b], pool[2][b], pool[3][b])
+    mapping = to_mapping(accelerator, pool[0][b], pool[1][b], pool[2][b], pool[3][b], keep)
     validate(problem, accelerator, mapping)
     report = evaluate(problem, accelerator, mapping, table)
     return MapperResult(mapping=mapping, report=report, objective=objective,
                         candidates=evaluated, valid=valid, seconds=time.perf_counter() - start)
+
+
+def top_candidates(problem: Problem, accelerator: LoopNestAccelerator, count: int, *,
+                   objective: str = "edp", table: LoopNestEnergyTable | None = None,
+                   samples: int = 512, rounds: int = 2, elites: int = 16,
+                   keep: Mapping[str, Sequence[str]] | None = None, seed: int = 0):
+    """The ``count`` best distinct valid candidates (temporal, order, spatial, axis arrays, best
+    first) of a :func:`search_mappings` run; fewer if fewer are valid."""
+    _, pool, _ = _search(problem, accelerator, objective, table, samples, rounds, elites, None,
+                         keep, 0, seed)
+    ranked = np.argsort(pool[4], kind="stable")
+    ranked = ranked[np.isfinite(pool[4][ranked])]
+    rows = np.concatenate([a[ranked].reshape(len(ranked), -1) for a in pool[:4]], axis=1)
+    _, first = np.unique(rows, axis=0, return_index=True)
+    chosen = ranked[np.sort(first)][:count]
+    return tuple(a[chosen] for a in pool[:4])
 
 
 def objective_value(report: LoopNestLayerReport, objective: str) -> float:

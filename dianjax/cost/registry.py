@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dianjax.cost import crossbar, systolic
+from dianjax.cost import crossbar, loopnest_template, systolic
 from dianjax.cost.template import CostTemplate
 
-TEMPLATES: dict[str, CostTemplate] = {template.name: template for template in (systolic.TEMPLATE,
-                                                                               crossbar.TEMPLATE)}
+TEMPLATES: dict[str, CostTemplate] = {template.name: template for template in (
+    systolic.TEMPLATE, crossbar.TEMPLATE, loopnest_template.TEMPLATE)}
 TEMPLATE_NAMES = tuple(TEMPLATES)
 
 

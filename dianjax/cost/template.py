@@ -11,6 +11,9 @@ and contributes, as plain data and pure functions:
   ``latency_s``, ``energy_pj`` and ``area_mm2``, equal to ``sim``'s at discrete points, and
   ``network_cost(report)``: its network totals, with every field of
   :class:`~dianjax.cost.objectives.Metrics`;
+- ``layer_mappings`` (optional): the sim mapping of every layer of a network on one accelerator,
+  for templates whose mapping is not a function of the slot's choice alone (the loop nest: the
+  best candidate of the layer for its dataflow);
 - ``area_per_layer``: how a network's area follows from ``evaluate``'s ``area_mm2``. ``False``
   (the systolic array): it is the accelerator's, one scalar whatever the layers run on it. ``True``
   (the crossbar template, weight-stationary): it is per layer (the hardware holding that layer) and
@@ -72,6 +75,10 @@ class CostTemplate:
     evaluate: Callable               # (layers, architecture arrays, mapping index, table) -> report
     network_cost: Callable           # report -> {metric: network total} (Metrics fields and more)
     area_per_layer: bool = False     # area_mm2 per layer, summed over a network (module docstring)
+    layer_mappings: Callable | None = None   # (network, accelerator, {layer: choice},
+    #                                          energy_table) -> {layer: sim mapping}, where a
+    #                                          mapping depends on the layer (the loop nest);
+    #                                          None: ``make_mapping`` of each layer's choice
 
 
 def int32_field(owner: str, field: str, values, limit: int) -> np.ndarray:

@@ -136,8 +136,8 @@ def simulated_figures(network: Network, design: HardwareDesign, table: LayerTabl
                       energy_table: EnergyTable | None = None) -> dict[str, float]:
     """The simulator's figures of a discrete pair (a derived network of ``table``'s supernet):
     latency, energy, area, EDP, EDAP, cycles; ``energy_table`` None is sim's default."""
-    report = simulate_network(network, design.accelerator, design.mappings(network, table),
-                              energy_table)
+    report = simulate_network(network, design.accelerator,
+                              design.mappings(network, table, energy_table), energy_table)
     edp = report.energy_pj * report.latency_s
     extras = {name: getattr(report, name) for name in _TEMPLATE_FIGURES if hasattr(report, name)}
     return {"latency_s": report.latency_s, "energy_pj": report.energy_pj,
@@ -465,7 +465,17 @@ def accelerator_label(accelerator: Mapping, mappings: Mapping | None = None) -> 
     """One line per accelerator. Systolic: ``16x16 ws 64/64/64KiB bw16`` (array, dataflow,
     ifmap/filter/ofmap SRAM, DRAM words/cycle). Crossbar: ``crossbars ADC 6 bits, 2-bit cells,
     1-bit DACs, 32 columns/ADC``, and with ``mappings`` (slot -> crossbar size) how many convs run
-    on each size."""
+    on each size. Loop nest: ``8x16 PEs, 16 KiB buffer, 64-word RFs, DRAM bw4``, and with
+    ``mappings`` (slot -> dataflow) how many slots take each dataflow."""
+    if "pe_rows" in accelerator:
+        label = (f"{accelerator['pe_rows']}x{accelerator['pe_cols']} PEs, "
+                 f"{accelerator['glb_kb']:g} KiB buffer, {accelerator['rf_words']}-word RFs, "
+                 f"DRAM bw{accelerator['dram_bandwidth_words_per_cycle']:g}")
+        if mappings:
+            flows = collections.Counter(mappings.values())
+            label += "; slots per dataflow " + " ".join(f"{flow}:{count}"
+                                                        for flow, count in sorted(flows.items()))
+        return label
     if "crossbar_size" not in accelerator:
         return (f"{accelerator['rows']}x{accelerator['cols']} {accelerator['dataflow']} "
                 f"{accelerator['ifmap_sram_kb']:g}/{accelerator['filter_sram_kb']:g}/"

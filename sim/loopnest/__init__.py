@@ -16,7 +16,8 @@ The pipeline, one stage per module:
 
 1. :mod:`~sim.loopnest.problem`: the layer as a loop nest and its dataspace projections;
 2. :mod:`~sim.loopnest.architecture`: the hierarchy; :mod:`~sim.loopnest.presets` (Eyeriss-like,
-   weight- and output-stationary);
+   weight- and output-stationary); :mod:`~sim.loopnest.generic` (DIAN's generic accelerator of a
+   few knobs, the co-search's);
 3. :mod:`~sim.loopnest.mapping`: the mapping and its validation;
 4. :mod:`~sim.loopnest.counts`: access counts in closed form;
 5. :mod:`~sim.loopnest.energy`: prices per action and area per component;
@@ -40,6 +41,7 @@ from sim.loopnest.counts import (
     access_counts,
 )
 from sim.loopnest.energy import ERT_ACTIONS, ComponentPrices, LoopNestEnergyTable
+from sim.loopnest.generic import DATAFLOWS, GenericAccelerator
 from sim.loopnest.mapping import LevelMapping, LoopNestMapping, validate
 from sim.loopnest.presets import PRESETS, preset
 from sim.loopnest.problem import DATASPACES, DIMS, Problem
@@ -59,8 +61,8 @@ TEMPLATE = Template(name="loopnest", architecture=LoopNestAccelerator, mapping=L
                     simulate_layer=simulate_layer, network_report=LoopNestNetworkReport,
                     memory_models=MEMORY_MODELS, energy_table=LoopNestEnergyTable)
 
-__all__ = ["COMPONENTS", "DATASPACES", "DIMS", "ERT_ACTIONS", "MEMORY_MODELS", "PRESETS",
-           "SLIDING_WINDOW_RULES", "TEMPLATE", "AccessCounts", "ComponentPrices", "ComputeLevel",
+__all__ = ["COMPONENTS", "DATAFLOWS", "DATASPACES", "DIMS", "ERT_ACTIONS", "MEMORY_MODELS", "PRESETS",
+           "SLIDING_WINDOW_RULES", "TEMPLATE", "AccessCounts", "ComponentPrices", "ComputeLevel", "GenericAccelerator",
            "LevelMapping", "LoopNestAccelerator", "LoopNestCounts", "LoopNestEnergyTable",
            "LoopNestLayerReport", "LoopNestMapping", "LoopNestNetworkReport", "Problem",
            "StorageLevel", "access_counts", "dump_mapping", "dump_problem", "evaluate",

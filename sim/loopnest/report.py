@@ -81,7 +81,8 @@ class LoopNestNetworkReport:
         return self._sum("macs")
 
     @property
-    def cycles(self) -> int:
+    def total_cycles(self) -> int:
+        """Layers one after another."""
         return self._sum("cycles")
 
     @property
@@ -105,7 +106,7 @@ class LoopNestNetworkReport:
         return self.edp_pj_s * self.area_mm2
 
     def totals(self) -> dict:
-        return {"macs": self.macs, "cycles": self.cycles, "energy_pj": self.energy_pj,
+        return {"macs": self.macs, "total_cycles": self.total_cycles, "energy_pj": self.energy_pj,
                 "latency_s": self.latency_s, "area_mm2": self.area_mm2,
                 "edp_pj_s": self.edp_pj_s, "edap_pj_s_mm2": self.edap_pj_s_mm2}
 
