@@ -8,12 +8,15 @@ whose closed forms equal its cycle-level reference :mod:`sim.systolic.memory_eng
 ``memory_model="scalesim"`` reproduces SCALE-Sim's own memory system instead. Energy and area are
 analytical: action counts priced by a cited per-action table (:mod:`sim.energy`). For crossbars
 (:mod:`sim.crossbar`) the counts are exact under the stated mapping convention, and latency, energy
-and area analytical (ISAAC's cited per-component figures).
+and area analytical (ISAAC's cited per-component figures). For loop-nest hierarchies
+(:mod:`sim.loopnest`, Timeloop's vocabulary) the access counts follow Timeloop's rules exactly and
+equal a brute-force walk of the nest; cycles, energy and area are analytical.
 
 Layout: the workload (:mod:`sim.workload`: ``Layer``, ``Network``; reference networks in
 :mod:`sim.networks`), the shared per-action energy table (:mod:`sim.energy`), the hardware templates
 (:mod:`sim.template`, registered by name in :mod:`sim.registry`: the systolic array,
-:mod:`sim.systolic`, and memristive crossbars, :mod:`sim.crossbar`) and the entry points
+:mod:`sim.systolic`, memristive crossbars, :mod:`sim.crossbar`, and loop-nest hierarchies,
+:mod:`sim.loopnest`) and the entry points
 :func:`simulate_layer` / :func:`simulate_network`, which dispatch on the accelerator's template.
 
 Importing ``sim`` never imports JAX: the simulator is the independent ground truth that the

@@ -6,9 +6,13 @@ The layout (see the modules for the models, conventions and units):
   ``jax.numpy`` evaluation), :mod:`~dianjax.cost.registry` (templates by name) and
   :mod:`~dianjax.cost.systolic` (the systolic array: :func:`evaluate` transcribes ``sim``'s closed
   forms for a batch of layers on one accelerator, exact at discrete points; :func:`network_cost`
-  sums a report) and :mod:`~dianjax.cost.crossbar` (memristive crossbars, NAX's in-memory
+  sums a report), :mod:`~dianjax.cost.crossbar` (memristive crossbars, NAX's in-memory
   computing: ``crossbar.evaluate`` with a crossbar size per layer, ``crossbar.network_cost`` with
-  the area summed over layers);
+  the area summed over layers) and :mod:`~dianjax.cost.loopnest_template` (DIAN's generic
+  loop-nest accelerator: each layer on its least-EDP candidate mapping for its dataflow);
+- the loop nest's mappings: :mod:`~dianjax.cost.loopnest` (the access counts of a batch of
+  mappings, equal to ``sim.loopnest``) and :mod:`~dianjax.cost.loopnest_mapper`
+  (:func:`~dianjax.cost.loopnest_mapper.search_mappings`, the mapping search);
 - :mod:`~dianjax.cost.hardware_space`: the design space over a template's knob schema, as logits,
   and discrete designs (:class:`HardwareDesign`); :func:`design_cost`
   (:mod:`~dianjax.cost.discrete`) prices one (network, design) pair;

@@ -13,7 +13,8 @@ Candidates are drawn on the host in numpy and counted and priced in one jitted c
 4. the best ``elites`` candidates are refined for ``rounds`` rounds: each mutant moves one prime
    factor of one dimension between two levels or redraws one level's order.
 
-Kept dataspaces are the architecture's (no bypass search). The winner is returned as a
+Kept dataspaces are the architecture's unless ``keep=`` names what some levels keep (no bypass
+search). The winner is returned as a
 :class:`sim.LoopNestMapping` together with sim's exact report of it (so what is returned is sim's
 figure, not the array model's). Where the candidate space is small enough (``exhaustive_limit``)
 every tiling with every canonical order is counted instead of sampling.

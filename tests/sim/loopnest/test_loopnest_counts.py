@@ -254,3 +254,36 @@ def test_counts_do_not_depend_on_the_energy_table(case, scale):
     one, two = (evaluate(problem, arch, mapping, t, rule) for t in (base, scaled))
     assert one.accesses == two.accesses and one.cycles == two.cycles
     assert math.isfinite(one.energy_pj) and one.energy_pj > 0
+
+
+def test_bad_mappings_fail_naming_the_level_and_field():
+    arch = _arch(DRAM, StorageLevel("GLB", "SRAM", 8), _rf(2), macs=2)
+    problem = Problem("p", C=4, M=2, P=4)
+    with pytest.raises(ValueError, match=r"needs a mapping of layer 'p'.*loopnest_mapper"):
+        access_counts(problem, arch, LoopNestMapping())
+    with pytest.raises(ValueError, match=r"factors of C multiply to 2 .*allowed: factors whose "
+                                         r"product is 4"):
+        access_counts(problem, arch, LoopNestMapping((
+            LevelMapping(temporal=(("C", 2), ("M", 2), ("P", 4))), LevelMapping(),
+            LevelMapping())))
+    with pytest.raises(ValueError, match=r"levels\[1\] \('GLB'\).spatial: the X factors multiply "
+                                         r"to 4, more than the X fan-out 2"):
+        access_counts(problem, arch, LoopNestMapping((
+            LevelMapping(temporal=(("C", 4), ("P", 2))),
+            LevelMapping(spatial=(("M", 2, "X"), ("P", 2, "X"))), LevelMapping())))
+    with pytest.raises(ValueError, match=r"levels\[1\] \('GLB'\): the kept tiles .* more than "
+                                         r"depth_words=8"):
+        access_counts(problem, arch, LoopNestMapping((
+            LevelMapping(), LevelMapping(temporal=(("C", 4), ("M", 2), ("P", 4))),
+            LevelMapping())))
+    with pytest.raises(ValueError, match=r"levels\[2\] \('RF'\).keep names \['Weights'\], which "
+                                         r"'RF' cannot keep"):
+        access_counts(problem, arch.__class__(arch.name, (DRAM, arch.levels[1], _rf(
+            2, ("Inputs",))), arch.compute), LoopNestMapping((
+                LevelMapping(temporal=(("C", 4), ("M", 2), ("P", 4))), LevelMapping(),
+                LevelMapping(keep=("Weights",)))))
+    with pytest.raises(ValueError, match=r"rule must be one of \['stationary_resets', "
+                                         r"'stationary_keeps'\], got 'x'"):
+        access_counts(problem, arch, LoopNestMapping((
+            LevelMapping(temporal=(("C", 4), ("M", 2), ("P", 4))), LevelMapping(),
+            LevelMapping())), "x")
