@@ -265,6 +265,7 @@ def test_larger_lam_gives_a_cheaper_simulated_pair(baseline, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["quickstart", "crossbar_quickstart", "nax_quickstart",
+                                  "loopnest_quickstart",
                                   "cifar10", "cifar100", "imagenet", "nax_cifar10"])
 def test_bundled_configs_are_valid(name):
     setup = make_setup(load_config(name))
