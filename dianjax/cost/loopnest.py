@@ -116,8 +116,8 @@ def check_supported(accelerator: LoopNestAccelerator, rule: str = "stationary_re
     if rule != "stationary_resets":
         raise ValueError(f"the loop-nest array model counts the 'stationary_resets' rule only, got "
                          f"{rule!r}; use sim.loopnest.access_counts for the other")
-    linked = [level.name for i, level in enumerate(accelerator.levels[1:])
-              if level.links and accelerator.fanout(i) != (1, 1)]   # siblings to link to
+    linked = [level.name for i, level in enumerate(accelerator.levels[1:], start=1)
+              if level.links and accelerator.fanout(i - 1) != (1, 1)]   # siblings to link to
     if linked:
         raise ValueError(f"the loop-nest array model covers levels without neighbour links; "
                          f"{accelerator.name!r} has links at {linked}; allowed: links=False "
@@ -194,6 +194,7 @@ def _distinct_sums(coefficients, row) -> int:
 def mapping_arrays(problem: Problem, accelerator: LoopNestAccelerator,
                    mappings: Sequence[LoopNestMapping]) -> MappingArrays:
     """``mappings`` (sim's descriptions) as a :class:`MappingArrays` batch."""
+    check_supported(accelerator)
     levels = len(accelerator.levels)
     batch = len(mappings)
     temporal = np.ones((batch, levels, NDIM), np.int64)
@@ -222,6 +223,7 @@ def level_prices(accelerator: LoopNestAccelerator,
     """The per-level figures :func:`price` needs, from sim's table (one source of prices)."""
     from sim.loopnest.simulator import area_mm2
 
+    check_supported(accelerator)
     table = LoopNestEnergyTable() if table is None else table
     clock = accelerator.clock_mhz
     prices = [table.prices(level, clock) for level in accelerator.levels]
@@ -399,9 +401,9 @@ def price(count: LoopNestCountArrays, spatial, axis, keep, prices: LevelPrices,
                        edp_pj_s=energy * latency)
 
 
-@jax.jit
-def evaluate(problem: ProblemArrays, mappings: MappingArrays, prices: LevelPrices):
-    """Counts and costs of every candidate of ``mappings`` (batched over its first axis)."""
+def evaluate_batch(problem: ProblemArrays, mappings: MappingArrays, prices: LevelPrices):
+    """Counts and costs of every candidate of ``mappings`` (batched over its first axis); not
+    jitted, to be traced inside a caller's jit (:func:`evaluate` is the jitted one)."""
     macs = jnp.prod(jnp.asarray(problem.bounds, jnp.result_type(float)))
 
     def one(temporal, order, spatial, axis, keep, distinct):
@@ -411,3 +413,6 @@ def evaluate(problem: ProblemArrays, mappings: MappingArrays, prices: LevelPrice
     return jax.vmap(one)(jnp.asarray(mappings.temporal), jnp.asarray(mappings.order),
                          jnp.asarray(mappings.spatial), jnp.asarray(mappings.axis),
                          jnp.asarray(mappings.keep), jnp.asarray(mappings.distinct))
+
+
+evaluate = jax.jit(evaluate_batch)

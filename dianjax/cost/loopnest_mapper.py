@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 import time
 from collections.abc import Mapping, Sequence
 
@@ -75,12 +76,23 @@ class MapperResult:
 
 def _prime_factors(n: int) -> list[int]:
     out, d = [], 2
-    while n > 1:
+    while d * d <= n:
         while n % d == 0:
             out.append(d)
             n //= d
         d += 1
-    return out
+    return [*out, n] if n > 1 else out
+
+
+def _smallest_primes(largest: int) -> np.ndarray:
+    """``[n] -> the smallest prime factor of n`` for n < ``largest`` (1 for 0 and 1): a sieve."""
+    table = np.arange(max(largest, 2))
+    for d in range(2, int(largest ** 0.5) + 1):
+        if table[d] == d:
+            multiples = table[d * d::d]
+            table[d * d::d] = np.where(multiples == np.arange(d * d, largest, d), d, multiples)
+    table[:2] = 1
+    return table
 
 
 @functools.cache
@@ -104,7 +116,6 @@ class _Space:
     """What a candidate of one (problem, accelerator) may be."""
 
     def __init__(self, problem: Problem, accelerator: LoopNestAccelerator, spatial, keep=None):
-        self.problem = problem
         self.accelerator = accelerator
         self.levels = len(accelerator.levels)
         self.bounds = np.array([problem.bounds[d] for d in DIMS], np.int64)
@@ -116,6 +127,11 @@ class _Space:
         if unknown:
             raise ValueError(f"search_mappings.keep names unknown level(s) {unknown}; allowed: "
                              f"{names}")
+        for name, kept in keep.items():
+            allowed = accelerator.levels[names.index(name)].keeps
+            if isinstance(kept, str) or not set(kept) <= set(allowed):
+                raise ValueError(f"search_mappings.keep[{name!r}] must be a tuple of dataspaces "
+                                 f"among {list(allowed)}, got {kept!r}")
         self.keep = np.array([[ds in keep.get(lv.name, lv.keeps) for ds in DATASPACES]
                               for lv in accelerator.levels], bool)
         self.depth = np.array([np.inf if lv.depth_words is None else lv.depth_words
@@ -123,8 +139,7 @@ class _Space:
         self.projection = arrays.problem_arrays(problem).projection
         self.orders = np.array([[DIMS.index(d) for d in order] for order in ORDERS.values()])
         self.spatial_options = self._spatial_options(spatial)
-        largest = int(self.bounds.max()) + 1
-        self.smallest_prime = np.array([1, 1] + [_prime_factors(n)[0] for n in range(2, largest)])
+        self.smallest_prime = _smallest_primes(int(self.bounds.max()) + 1)
 
     def _spatial_options(self, spatial) -> list[np.ndarray]:
         """Every spatial choice as ([L, NDIM] factors, [L, NDIM] axes), as a list of pairs."""
@@ -133,13 +148,24 @@ class _Space:
             axes = np.zeros((self.levels, len(DIMS)), np.int64)
             names = [lv.name for lv in self.accelerator.levels]
             for name, loops in dict(spatial).items():
-                i = self.accelerator.level_index(name) if name in names else None
-                if i is None:
+                if name not in names:
                     raise ValueError(f"search_mappings.spatial names unknown level {name!r}; "
                                      f"allowed: {names}")
-                for dim, factor, axis in loops:
+                i = names.index(name)
+                level = LevelMapping(spatial=tuple(loops))     # checks dims, factors, axes
+                for dim, factor, axis in level.spatial:
                     factors[i, DIMS.index(dim)] = factor
                     axes[i, DIMS.index(dim)] = "XY".index(axis)
+                for axis, fan in zip("XY", self.accelerator.fanout(i), strict=True):
+                    used = level.factor_on(axis)
+                    if used > fan:
+                        raise ValueError(f"search_mappings.spatial[{name!r}]: the {axis} factors "
+                                         f"multiply to {used}, more than the fan-out {fan}")
+            uneven = [DIMS[d] for d in range(len(DIMS))
+                      if self.bounds[d] % factors[:, d].prod()]
+            if uneven:
+                raise ValueError(f"search_mappings.spatial: the factors of {uneven} do not divide "
+                                 f"the problem's bounds {dict(zip(DIMS, self.bounds.tolist()))}")
             return [(factors, axes)]
         slots = [(i, a, f) for i in range(self.levels)
                  for a, f in enumerate(self.accelerator.fanout(i)) if f > 1]
@@ -198,8 +224,15 @@ class _Space:
         use_random = rng.random((count, self.levels, 1)) < 0.3
         return np.where(use_random, random, canonical)
 
+    def exhaustive_size(self) -> int:
+        """How many tilings :meth:`exhaustive` would list (counted, not listed)."""
+        parts = len(self.temporal_levels)
+        return sum(math.prod(len(_factorizations(int(v), parts))
+                             for v in self.bounds // spatial.prod(axis=0))
+                   for spatial, _ in self.spatial_options)
+
     def exhaustive(self):
-        """Every tiling x spatial option x canonical order per level (may be large)."""
+        """Every tiling x spatial option (check :meth:`exhaustive_size` first)."""
         parts = len(self.temporal_levels)
         rows = []
         for spatial, axis in self.spatial_options:
@@ -236,7 +269,7 @@ class _Space:
 
 @functools.partial(jax.jit, static_argnames=("objective",))
 def _score(problem, mapping, prices, objective):
-    _, cost = arrays.evaluate.__wrapped__(problem, mapping, prices)
+    _, cost = arrays.evaluate_batch(problem, mapping, prices)
     value = {"edp": cost.edp_pj_s, "energy": cost.energy_pj, "latency": cost.cycles}[objective]
     return jnp.where(cost.valid, value, jnp.inf)
 
@@ -259,6 +292,15 @@ def _evaluate(space, problem, prices, objective, temporal, order, spatial, axis)
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
+def canonical(temporal, order, spatial, axis):
+    """Candidates with what does not change their loop nest made equal: each level's factor-1
+    dimensions ordered last, in dimension order; the axis of factor-1 spatial loops X."""
+    ordered = np.take_along_axis(temporal, order, axis=-1)
+    key = np.where(ordered > 1, np.arange(order.shape[-1]), order.shape[-1] + order)
+    order = np.take_along_axis(order, np.argsort(key, axis=-1), axis=-1)
+    return temporal, order, spatial, np.where(spatial > 1, axis, 0)
+
+
 def to_mapping(accelerator: LoopNestAccelerator, temporal, order, spatial, axis,
                keep: Mapping[str, Sequence[str]] | None = None) -> LoopNestMapping:
     """One candidate's arrays as a :class:`sim.LoopNestMapping` (factor-1 loops dropped; ``keep``:
@@ -277,7 +319,8 @@ def to_mapping(accelerator: LoopNestAccelerator, temporal, order, spatial, axis,
 
 def _search(problem, accelerator, objective, table, samples, rounds, elites, spatial, keep,
             exhaustive_limit, seed):
-    """The candidate pool (temporal, order, spatial, axis, scores) and how many were counted."""
+    """The candidate pool (temporal, order, spatial, axis, scores), how many candidates were
+    counted and how many of those were valid."""
     if objective not in OBJECTIVES:
         raise ValueError(f"search_mappings.objective must be one of {list(OBJECTIVES)}, got "
                          f"{objective!r}")
@@ -289,8 +332,8 @@ def _search(problem, accelerator, objective, table, samples, rounds, elites, spa
     prices = arrays.level_prices(accelerator, table)
     rng = np.random.default_rng(seed)
     canonical_orders = len(space.orders) ** space.levels
-    tilings = space.exhaustive() if exhaustive_limit else []
-    if tilings and len(tilings) * canonical_orders <= exhaustive_limit:
+    if exhaustive_limit and space.exhaustive_size() * canonical_orders <= exhaustive_limit:
+        tilings = space.exhaustive()
         temporal = np.stack([t for t, _, _ in tilings])
         spatial_a = np.stack([s for _, s, _ in tilings])
         axis = np.stack([a for _, _, a in tilings])
@@ -304,13 +347,13 @@ def _search(problem, accelerator, objective, table, samples, rounds, elites, spa
         order = space.orders[np.tile(combos, (n, 1))]
         scores = _evaluate(space, problem_arrays, prices, objective, temporal, order, spatial_a,
                            axis)
-        return space, (temporal, order, spatial_a, axis, scores), len(scores)
+        return (temporal, order, spatial_a, axis, scores), len(scores), _valid(scores)
     temporal, order, spatial_a, axis = space.sample(rng, samples)
     fit = space.fits(temporal, spatial_a)
     temporal, order, spatial_a, axis = (a[fit] for a in (temporal, order, spatial_a, axis))
     scores = _evaluate(space, problem_arrays, prices, objective, temporal, order, spatial_a, axis)
     pool = (temporal, order, spatial_a, axis, scores)
-    evaluated = len(scores)
+    evaluated, valid = len(scores), _valid(scores)
     for _ in range(rounds):
         best = np.argsort(pool[4])[:elites]
         repeat = max(1, samples // (4 * max(len(best), 1)))
@@ -320,10 +363,14 @@ def _search(problem, accelerator, objective, table, samples, rounds, elites, spa
         fit = space.fits(t, s)
         t, o, s, x = (a[fit] for a in (t, o, s, x))
         new = _evaluate(space, problem_arrays, prices, objective, t, o, s, x)
-        evaluated += len(new)
+        evaluated, valid = evaluated + len(new), valid + _valid(new)
         pool = tuple(np.concatenate([a[best], b]) for a, b in
                      zip(pool, (t, o, s, x, new), strict=True))
-    return space, pool, evaluated
+    return pool, evaluated, valid
+
+
+def _valid(scores) -> int:
+    return int(np.isfinite(scores).sum())
 
 
 def search_mappings(problem: Problem, accelerator: LoopNestAccelerator, *,
@@ -350,10 +397,9 @@ def search_mappings(problem: Problem, accelerator: LoopNestAccelerator, *,
       seed: the sampler's seed.
     """
     start = time.perf_counter()
-    _, pool, evaluated = _search(problem, accelerator, objective, table, samples, rounds,
-                                 elites, spatial, keep, exhaustive_limit, seed)
+    pool, evaluated, valid = _search(problem, accelerator, objective, table, samples, rounds,
+                                     elites, spatial, keep, exhaustive_limit, seed)
     scores = pool[4]
-    valid = int(np.isfinite(scores).sum())
     if not valid:
         raise ValueError(f"search_mappings: no valid mapping of {problem.name!r} on "
                          f"{accelerator.name!r} among {evaluated} candidates")
@@ -371,11 +417,12 @@ def top_candidates(problem: Problem, accelerator: LoopNestAccelerator, count: in
                    keep: Mapping[str, Sequence[str]] | None = None, seed: int = 0):
     """The ``count`` best distinct valid candidates (temporal, order, spatial, axis arrays, best
     first) of a :func:`search_mappings` run; fewer if fewer are valid."""
-    _, pool, _ = _search(problem, accelerator, objective, table, samples, rounds, elites, None,
+    pool, _, _ = _search(problem, accelerator, objective, table, samples, rounds, elites, None,
                          keep, 0, seed)
     ranked = np.argsort(pool[4], kind="stable")
     ranked = ranked[np.isfinite(pool[4][ranked])]
-    rows = np.concatenate([a[ranked].reshape(len(ranked), -1) for a in pool[:4]], axis=1)
+    rows = np.concatenate([a[ranked].reshape(len(ranked), -1)
+                           for a in canonical(*pool[:4])], axis=1)
     _, first = np.unique(rows, axis=0, return_index=True)
     chosen = ranked[np.sort(first)][:count]
     return tuple(a[chosen] for a in pool[:4])

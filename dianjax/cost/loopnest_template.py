@@ -15,9 +15,13 @@ counts do not depend on the accelerator, so they are counted once (exactly, by
 ``evaluate`` prices every candidate on one accelerator (the 45 nm table's formulas on traced knob
 values, or an ERT's prices by level name), drops those whose tiles or spatial loops do not fit, and
 takes, per layer, the candidate of least energy-delay product: its latency and energy are the
-layer's; the area is the accelerator's. At a discrete point this is exactly what
-:func:`layer_mappings` hands sim (the same candidate), so cost model and sim agree to float
-rounding.
+layer's; the area is the accelerator's. At a discrete point this is the candidate
+:func:`layer_mappings` hands sim (it picks in 64-bit mode; a 32-bit search may break a near-tie
+the other way), so cost model and sim agree to float rounding.
+
+The candidates come from :data:`REPRESENTATIVES` and the 45 nm table whatever the space: a space
+with larger arrays, other fixed fields or an ERT is priced exactly, but on mappings found for the
+default space's accelerators.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dianjax.cost import loopnest
-from dianjax.cost.loopnest_mapper import to_mapping, top_candidates
+from dianjax.cost.loopnest_mapper import canonical, to_mapping, top_candidates
 from dianjax.cost.template import CostTemplate, KnobSchema
 from sim.loopnest import DATASPACES, DIMS, LoopNestEnergyTable, LoopNestMapping, Problem
 from sim.loopnest.generic import (
@@ -118,9 +122,11 @@ def candidates(problem: Problem, dataflow: str) -> tuple[np.ndarray, ...]:
     """The candidate mappings of one layer shape and dataflow (temporal, order, spatial, axis)."""
     keep = {"pe_regfile": dataflow_keep(dataflow)}
     parts = [_fallback(problem)]
-    for seed, accelerator in enumerate(REPRESENTATIVES):
-        parts.append(top_candidates(problem, accelerator, _PER_ACCELERATOR, keep=keep, seed=seed))
-    stacked = [np.concatenate([p[i] for p in parts]) for i in range(4)]
+    with jax.enable_x64(True):           # one precision, whoever asks first
+        for seed, accelerator in enumerate(REPRESENTATIVES):
+            parts.append(top_candidates(problem, accelerator, _PER_ACCELERATOR, keep=keep,
+                                        seed=seed))
+    stacked = canonical(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
     rows = np.concatenate([a.reshape(len(a), -1) for a in stacked], axis=1)
     _, first = np.unique(rows, axis=0, return_index=True)
     return tuple(a[np.sort(first)] for a in stacked)

@@ -12,7 +12,7 @@ the innermost. Each level has:
   fan-out from a level to the next one inward is the ratio of their instances, ``mesh_x`` ratio
   wide (X) and ``mesh_y`` ratio high (Y): spatial loops of a level's mapping run over that fan-out;
 - ``read_bandwidth_words_per_cycle`` / ``write_bandwidth_words_per_cycle`` per instance (``None``:
-  unlimited), which throttle the cycles (:mod:`sim.loopnest.model`);
+  unlimited), which throttle the cycles (:mod:`sim.loopnest.simulator`);
 - ``keeps``: the dataspaces a mapping may keep there (a mapping may bypass any of them);
 - ``links``: whether its instances forward fills to their X and Y neighbours of the fan-out right
   above them (Timeloop's link transfers, on by default there; ``False`` is its

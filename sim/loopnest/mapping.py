@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from sim import checks
@@ -78,6 +78,10 @@ class LevelMapping:
         loops = {"temporal": self.temporal, "spatial": self.spatial,
                  "both": self.temporal + self.spatial}[kind]
         return math.prod(loop[1] for loop in loops if loop[0] == dim)
+
+    def factor_on(self, axis: str) -> int:
+        """The product of this level's spatial factors along ``axis`` ("X" or "Y")."""
+        return math.prod(f for _, f, a in self.spatial if a == axis)
 
     def to_dict(self) -> dict:
         return {"temporal": [list(loop) for loop in self.temporal],
@@ -166,7 +170,7 @@ def validate(problem: Problem, accelerator: LoopNestAccelerator, mapping: LoopNe
                              f"{sorted(keeps[0])}")
         fan_x, fan_y = accelerator.fanout(i)
         for axis, fan in (("X", fan_x), ("Y", fan_y)):
-            used = math.prod(f for _, f, a in m.spatial if a == axis)
+            used = m.factor_on(axis)
             if used > fan:
                 raise ValueError(f"{owner}.spatial: the {axis} factors multiply to {used}, more "
                                  f"than the {axis} fan-out {fan} below {level.name!r}; allowed: "
@@ -181,18 +185,3 @@ def validate(problem: Problem, accelerator: LoopNestAccelerator, mapping: LoopNe
         if level.component == "container" and any(f > 1 for _, f in m.temporal):
             raise ValueError(f"{owner}.temporal: {level.name!r} is a container (keeps nothing); "
                              "allowed: spatial loops only")
-
-
-def mapping_from_factors(accelerator: LoopNestAccelerator,
-                         temporal: Sequence[Sequence[tuple[str, int]]],
-                         spatial: Sequence[Sequence[tuple[str, int, str]]] | None = None,
-                         keep: Sequence[Sequence[str] | None] | None = None) -> LoopNestMapping:
-    """A mapping from per-level lists (one entry per storage level), factors of 1 dropped."""
-    count = len(accelerator.levels)
-    spatial = spatial or [()] * count
-    keep = keep or [None] * count
-    return LoopNestMapping(tuple(
-        LevelMapping(temporal=tuple(loop for loop in t if loop[1] > 1),
-                     spatial=tuple(loop for loop in s if loop[1] > 1),
-                     keep=None if k is None else tuple(k))
-        for t, s, k in zip(temporal, spatial, keep, strict=True)))

@@ -15,9 +15,11 @@ is a sum of ``coefficient * dimension`` terms (Timeloop's problem-shape projecti
 
 Timeloop pairs R and P with the input width and ``Wstride``; our :class:`sim.Layer` calls the same
 pair the height (``H``, ``R``, ``P``). The names are labels: both strides equal the layer's
-``stride``. Inputs are the padded input (padding is zeros the nest still reads), so a tile of
-Inputs is the axis-aligned box its ranks span: ``sum(coefficient * (extent - 1)) + 1`` per rank,
-Timeloop's hyper-rectangle, for every dataspace.
+``stride``. Inputs live in padded coordinates (padding is zeros the nest still reads), and a tile
+of any dataspace is the axis-aligned box its ranks span, ``sum(coefficient * (extent - 1)) + 1``
+per rank (Timeloop's hyper-rectangle): the whole of Inputs is the box the windows span,
+``Wstride * (P - 1) + Wdilation * (R - 1) + 1`` rows, gaps between windows counted when the stride
+exceeds the window and padding the windows never reach left out.
 """
 
 from __future__ import annotations
@@ -75,10 +77,8 @@ class Problem:
         if not isinstance(layer, Layer):
             message = f"Problem.from_layer needs a sim.Layer, got {type(layer).__name__}"
             raise ValueError(message)  # noqa: TRY004
-        pad = 2 * layer.padding
         return cls(name=layer.name, N=layer.N, G=layer.groups, C=layer.C // layer.groups,
-                   M=layer.M // layer.groups, P=(layer.H + pad - layer.R) // layer.stride + 1,
-                   Q=(layer.W + pad - layer.S) // layer.stride + 1, R=layer.R, S=layer.S,
+                   M=layer.M // layer.groups, P=layer.P, Q=layer.Q, R=layer.R, S=layer.S,
                    Wstride=layer.stride, Hstride=layer.stride)
 
     # -- shape -------------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def evaluate(problem: Problem, accelerator: LoopNestAccelerator, mapping: LoopNe
                 continue
             for words, price in ((a.reads, prices.read_pj), (a.fills, prices.fill_pj),
                                  (a.updates, prices.update_pj)):
-                energy += math.ceil(words // a.instances / level.block_size) * a.instances * price
+                vectors = -(-words // (a.instances * level.block_size))   # ceil per instance
+                energy += vectors * a.instances * price
         level_energy[level.name] = energy
         leakage += level.instances * prices.leak_pj_per_cycle * total_cycles
     mac = table.prices(accelerator.compute, clock)

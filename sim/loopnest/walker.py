@@ -120,7 +120,6 @@ def _pair(problem, accelerator, mapping, loops, strides, dataspace, parent, chil
     MACs) for one dataspace, into ``counts``."""
     is_mac = child == len(accelerator.levels)
     above = [i for i, loop in enumerate(loops) if loop[0] < child]
-    [i for i, loop in enumerate(loops) if loop[0] >= child]
     temporal = [i for i in above if loops[i][1] == "temporal"]
     outer_spatial = [i for i in above if loops[i][1] == "spatial" and loops[i][0] < parent]
     inner_spatial = [i for i in above if loops[i][1] == "spatial" and loops[i][0] >= parent]
@@ -152,7 +151,7 @@ def _pair(problem, accelerator, mapping, loops, strides, dataspace, parent, chil
                     holds[c] |= _points(box)
                 fills[c] = box if is_mac else histories[c].fill(box)
             per_step.append(fills)
-        parent_reads = _served(per_step, children, [], loops)
+        parent_reads = _served(per_step, children, [])
         links = 0
         if dataspace != "Outputs" and not is_mac and sibling_loops and \
                 accelerator.levels[child].links:
@@ -175,7 +174,7 @@ def _pair(problem, accelerator, mapping, loops, strides, dataspace, parent, chil
                 counts[(child_name, dataspace)]["reads"] += links
 
 
-def _served(per_step, children, linked_steps, loops):
+def _served(per_step, children, linked_steps):
     """Parent reads: per step, one read per distinct box among the children it serves."""
     total = 0
     for t, fills in enumerate(per_step):
@@ -214,7 +213,7 @@ def _links(per_step, children, inner_spatial, sibling_loops, loops):
                         words += _size(fills[c])
                         break
         linked_steps.append(linked)
-    return words, _served(per_step, children, linked_steps, loops)
+    return words, _served(per_step, children, linked_steps)
 
 
 def _assemble(problem, accelerator, mapping, loops, counts, keeps) -> LoopNestCounts:

@@ -17,6 +17,7 @@ from dianjax.cost.loopnest_mapper import (
     objective_value,
     search_mappings,
     to_mapping,
+    top_candidates,
 )
 from sim.loopnest import (
     DATASPACES,
@@ -70,6 +71,10 @@ def test_array_model_refuses_what_it_does_not_cover():
     arch = _cases.ARCHS["three_levels"]            # RF instances linked to their neighbours
     with pytest.raises(ValueError, match=r"without neighbour links.*links at \['RF'\]"):
         loopnest.check_supported(arch)
+    problem = Problem("p", C=2, M=2)
+    with pytest.raises(ValueError, match=r"without neighbour links"):
+        loopnest.mapping_arrays(problem, arch, [LoopNestMapping((
+            LevelMapping(temporal=(("C", 2), ("M", 2))), LevelMapping(), LevelMapping()))])
     with pytest.raises(ValueError, match="'stationary_resets' rule only"):
         loopnest.check_supported(_without_links(arch), "stationary_keeps")
 
@@ -122,7 +127,8 @@ def _brute_force(problem, arch, spatial, objective):
     return best
 
 
-def test_exhaustive_mapper_finds_the_brute_force_best(objective="edp"):
+@pytest.mark.parametrize("objective", ["edp", "energy"])
+def test_exhaustive_mapper_finds_the_brute_force_best(objective):
     problem = Problem("p", C=2, M=4, P=4, R=3)
     spatial = {"GLB": (("M", 2, "X"),)}
     found = search_mappings(problem, TINY, objective=objective, spatial=spatial,
@@ -141,6 +147,20 @@ def test_sampling_mapper_returns_a_valid_mapping_sim_agrees_with():
     assert found.report.macs == problem.macs
     with pytest.raises(ValueError, match="objective must be one of"):
         search_mappings(problem, arch, objective="area")
+    with pytest.raises(ValueError, match=r"spatial: the factors of \['M'\] do not divide"):
+        search_mappings(problem, arch, spatial={"global_buffer": (("M", 3, "X"),)})
+    with pytest.raises(ValueError, match=r"the X factors multiply to 32, more than the fan-out"):
+        search_mappings(problem, arch, spatial={"global_buffer": (("M", 32, "X"),)})
+    with pytest.raises(ValueError, match=r"keep\['pe_regfile'\] must be a tuple of dataspaces"):
+        search_mappings(problem, arch, keep={"pe_regfile": "Weights"})
+
+
+def test_top_candidates_are_distinct_loop_nests():
+    problem = Problem("p", C=16, M=32, P=8, Q=8, R=3, S=3)
+    arch = preset("simple_weight_stationary")
+    found = top_candidates(problem, arch, 8, samples=512, rounds=1, elites=8)
+    nests = {to_mapping(arch, *candidate) for candidate in zip(*found, strict=True)}
+    assert len(nests) == len(found[0]) == 8
 
 
 def test_to_mapping_drops_unit_loops_and_keeps_the_order():

@@ -76,6 +76,9 @@ SMALL_SPACES = {
                  "dram_bandwidth_words_per_cycle": (8.0,)},
     "crossbar": {"adc_bits": (4, "lossless"), "cell_bits": (2,), "dac_bits": (1, 2),
                  "columns_per_adc": (16,), "crossbar_size": (16, 32, 128)},
+    "loopnest": {"pe_rows": (4, 8), "pe_cols": (4,), "glb_kb": (4, 16), "rf_words": (16,),
+                 "dram_bandwidth_words_per_cycle": (4.0,),
+                 "dataflow": ("weight_stationary", "output_stationary")},
 }
 
 

@@ -184,7 +184,9 @@ def cases(draw):
     problem = Problem("p", C=draw(st.sampled_from([1, 2, 3, 4])), M=draw(st.sampled_from([1, 2, 4])),
                       P=draw(st.sampled_from([1, 2, 3, 4, 6])), Q=draw(st.sampled_from([1, 2, 3])),
                       R=draw(st.sampled_from([1, 2, 3])), S=draw(st.sampled_from([1, 2])),
-                      N=draw(st.sampled_from([1, 2])), Wstride=draw(st.sampled_from([1, 2])))
+                      N=draw(st.sampled_from([1, 2])), G=draw(st.sampled_from([1, 2])),
+                      Wstride=draw(st.sampled_from([1, 2])), Hstride=draw(st.sampled_from([1, 2])),
+                      Wdilation=draw(st.sampled_from([1, 2])))
     n = len(arch.levels)
     temporal = [{} for _ in range(n)]
     spatial = [{} for _ in range(n)]
@@ -232,7 +234,8 @@ def test_totals_are_consistent(case):
     for dataspace in ("Weights", "Inputs"):
         chain = [a for a in counts.accesses if a.dataspace == dataspace]
         outer = chain[0]
-        if dataspace == "Weights" or problem.Wstride == 1:   # (strides leave gaps in the box)
+        gapless = problem.Wstride == problem.Hstride == problem.Wdilation == 1
+        if dataspace == "Weights" or gapless:      # (strides and dilation leave gaps in the box)
             assert outer.reads >= problem.size_words(dataspace)   # everything read once at least
         links = {level.name: level.links for level in arch.levels}
         for parent, child in itertools.pairwise(chain):
@@ -254,6 +257,9 @@ def test_counts_do_not_depend_on_the_energy_table(case, scale):
     one, two = (evaluate(problem, arch, mapping, t, rule) for t in (base, scaled))
     assert one.accesses == two.accesses and one.cycles == two.cycles
     assert math.isfinite(one.energy_pj) and one.energy_pj > 0
+    reads = sum(a.reads for a in one.accesses if a.level == arch.levels[0].name)
+    assert reads == 0 or two.level_energy_pj[arch.levels[0].name] != one.level_energy_pj[
+        arch.levels[0].name]                                 # the prices are used
 
 
 def test_bad_mappings_fail_naming_the_level_and_field():
