@@ -306,6 +306,9 @@ def evaluate(layers: CandidateArrays, accelerator: GenericArrays, mapping_index=
                               cycles=chosen(cycles), candidate=best)
 
 
+_evaluate_jit = jax.jit(evaluate, static_argnames="energy_table")
+
+
 def _table(energy_table) -> LoopNestEnergyTable:
     if energy_table is None:
         return LoopNestEnergyTable()
@@ -337,7 +340,7 @@ def layer_mappings(network: Network, accelerator: GenericAccelerator,
     layers = tuple(network)
     codes = np.array([DATAFLOWS.index(choices[layer.name]) for layer in layers])
     with jax.enable_x64(True):
-        report = jax.jit(evaluate, static_argnames="energy_table")(
+        report = _evaluate_jit(
             layer_arrays(layers), architecture_arrays(accelerator), codes,
             energy_table=energy_table)
         picked = np.asarray(report.candidate)

@@ -46,8 +46,25 @@ def _optional_bandwidth(owner: str, field: str, value: object) -> float | None:
     return None if value is None else checks.positive_number(owner, field, value)
 
 
+class _Mesh:
+    """``instances`` in a ``mesh_x``-wide grid (``mesh_x`` None: all on X), shared by storage and
+    compute levels."""
+
+    def _check_mesh(self, owner: str) -> None:
+        if self.mesh_x is None:
+            object.__setattr__(self, "mesh_x", self.instances)
+        checks.positive_int(owner, "mesh_x", self.mesh_x)
+        if self.instances % self.mesh_x:
+            raise ValueError(f"{owner}.mesh_x={self.mesh_x} does not divide instances="
+                             f"{self.instances}; allowed: a divisor of instances")
+
+    @property
+    def mesh_y(self) -> int:
+        return self.instances // self.mesh_x
+
+
 @dataclasses.dataclass(frozen=True)
-class StorageLevel:
+class StorageLevel(_Mesh):
     """One level of the memory hierarchy (see the module docstring); validated on construction."""
 
     name: str
@@ -69,12 +86,7 @@ class StorageLevel:
         checks.one_of(owner, "component", self.component, COMPONENTS)
         for field in ("word_bits", "block_size", "instances"):
             checks.positive_int(owner, field, getattr(self, field))
-        if self.mesh_x is None:
-            object.__setattr__(self, "mesh_x", self.instances)
-        checks.positive_int(owner, "mesh_x", self.mesh_x)
-        if self.instances % self.mesh_x:
-            raise ValueError(f"{owner}.mesh_x={self.mesh_x} does not divide instances="
-                             f"{self.instances}; allowed: a divisor of instances")
+        self._check_mesh(owner)
         for field in ("read_bandwidth_words_per_cycle", "write_bandwidth_words_per_cycle"):
             _optional_bandwidth(owner, field, getattr(self, field))
         object.__setattr__(self, "keeps", tuple(self.keeps))
@@ -99,10 +111,6 @@ class StorageLevel:
             checks.positive_int(owner, "depth_words", self.depth_words)
 
     @property
-    def mesh_y(self) -> int:
-        return self.instances // self.mesh_x
-
-    @property
     def size_kb(self) -> float:
         """Capacity in KiB (``inf`` when unbounded)."""
         if self.depth_words is None:
@@ -121,7 +129,7 @@ class StorageLevel:
 
 
 @dataclasses.dataclass(frozen=True)
-class ComputeLevel:
+class ComputeLevel(_Mesh):
     """The MACs: ``instances`` of them in a ``mesh_x``-wide grid, ``word_bits`` operands."""
 
     name: str = "MAC"
@@ -135,16 +143,7 @@ class ComputeLevel:
             raise ValueError(f"ComputeLevel.name must be a non-empty string, got {self.name!r}")
         for field in ("instances", "word_bits"):
             checks.positive_int(owner, field, getattr(self, field))
-        if self.mesh_x is None:
-            object.__setattr__(self, "mesh_x", self.instances)
-        checks.positive_int(owner, "mesh_x", self.mesh_x)
-        if self.instances % self.mesh_x:
-            raise ValueError(f"{owner}.mesh_x={self.mesh_x} does not divide instances="
-                             f"{self.instances}; allowed: a divisor of instances")
-
-    @property
-    def mesh_y(self) -> int:
-        return self.instances // self.mesh_x
+        self._check_mesh(owner)
 
     def to_dict(self) -> dict:
         return {field: getattr(self, field) for field in _COMPUTE_FIELDS}
