@@ -2,8 +2,10 @@
 
 Command:  dianjax search                       (this config; --workdir runs/quickstart)
           dianjax search --config.cost.lam=3.0 --config.cost.objective=latency
-Expected: a couple of minutes on a 2-core CPU; result.json with the derived network, the derived
-accelerator, the supernet's validation accuracy and the simulator's latency / energy / area / EDP.
+Expected: about a minute on a 2-core CPU; result.json with the derived network, the derived
+accelerator, the supernet's validation accuracy and the simulator's latency / energy / area / EDP,
+and the one-shot front: all 500 networks scored on the supernet, each on its exactly best
+accelerator, the non-dominated pairs (front.png; dianjax.search.front).
 """
 
 from dianjax.search.config import base_config

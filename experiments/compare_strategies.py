@@ -24,7 +24,9 @@ config: one search per (lam, seed) with the objective of ``--metric`` and one pe
 seed) (``cost.target_<objective>``, lam 0), run here (resumable) or read back from DIR; comparison
 seed s replays the searches of seed s, the lams then the targets in the given order, each charged
 its measured wall time and scored by the table's accuracy of its derived network
-(:mod:`dianjax.bench.strategies.joint`).
+(:mod:`dianjax.bench.strategies.joint`). ``joint_front`` replays the same runs' one-shot fronts
+(:mod:`dianjax.search.front`): every pair of a run's front, the whole front charged the run's wall
+time once (which includes scoring the networks and pricing them).
 
 Each finished (method, seed) run is kept under ``--parts`` and read back instead of rerun, so the
 comparison resumes, and methods can be split across processes (``--methods``) before one last
@@ -86,17 +88,25 @@ def oracle_strategies() -> dict:
             for name, run in STRATEGIES.items()}
 
 
-def joint_strategy(runs, problem, space, hardware):
+def joint_strategy(runs, problem, space, hardware, front: bool = False):
     """``run(oracle, rng, seed)`` replaying the joint searches of that seed, in the order of
-    ``runs`` (run_searches: the lams, then the targets)."""
+    ``runs`` (run_searches: the lams, then the targets): each run's derived pair charged its wall
+    time, or with ``front`` each run's one-shot front, charged its wall time once."""
     from dianjax.bench.networks import layer_options
-    from dianjax.bench.strategies.joint import joint, pair_of
+    from dianjax.bench.strategies.joint import front_pairs, joint, pair_of
 
     layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
     by_seed = {}
     for run in sorted(runs, key=lambda r: r.seed):   # stable: each seed's sweep in order
-        network, accelerator = pair_of(run, problem, layer_ops, hardware)
-        by_seed.setdefault(run.seed, []).append((network, accelerator, run.wall_s))
+        if front and not run.front:
+            raise ValueError(f"joint run (seed {run.seed}, lam {run.lam:g}, target "
+                             f"{run.target:g}) has no one-shot front: rerun it with "
+                             "search.front_networks > 0")
+        pairs = front_pairs(run, problem, layer_ops, hardware) if front else \
+            [pair_of(run, problem, layer_ops, hardware)]
+        by_seed.setdefault(run.seed, []).extend(
+            (network, accelerator, run.wall_s if i == 0 else 0.0)
+            for i, (network, accelerator) in enumerate(pairs))
 
     def run(oracle, rng, seed):
         if seed not in by_seed:
@@ -260,7 +270,9 @@ def main(argv=None) -> int:
                         help="prices cache (default bench_builds/<table>/prices.npz)")
     parser.add_argument("--out", default="experiments/results")
     parser.add_argument("--joint-runs", default=None,
-                        help="folder of the joint searches (run here if missing); adds 'joint'")
+                        help="folder of the joint searches (run here if missing); adds 'joint' "
+                             "(each run's derived pair) and 'joint_front' (each run's one-shot "
+                             "front)")
     parser.add_argument("--lams", default="0.1,1,3", help="lams of the joint searches ('' none)")
     parser.add_argument("--targets", default="",
                         help="cost targets of the joint searches (metric units; run after the "
@@ -277,7 +289,7 @@ def main(argv=None) -> int:
     from sim import checks
 
     strategies = oracle_strategies()
-    names = (["joint"] if args.joint_runs else []) + list(strategies)
+    names = (["joint", "joint_front"] if args.joint_runs else []) + list(strategies)
     try:
         methods = names if args.methods is None else args.methods.split(",")
         for method in methods:
@@ -293,7 +305,7 @@ def main(argv=None) -> int:
         table = load(args.table)
         prices = table_prices(table, args.prices or f"bench_builds/{args.table}/prices.npz")
         task = problem(table, prices, args.metric)
-        if "joint" in methods:
+        if {"joint", "joint_front"} & set(methods):
             from dianjax.bench.strategies.joint import run_searches
 
             objective = {m: o for o, m in OBJECTIVE_METRICS.items()}[args.metric]
@@ -301,8 +313,9 @@ def main(argv=None) -> int:
             targets = [float(target) for target in args.targets.split(",") if target]
             runs = run_searches(args.joint_runs, [objective], lams, range(args.seeds),
                                 targets=targets)
-            strategies["joint"] = joint_strategy(runs, task, get_space(table.recipe.space),
-                                                 prices.hardware)
+            for name, front in (("joint", False), ("joint_front", True)):
+                strategies[name] = joint_strategy(runs, task, get_space(table.recipe.space),
+                                                  prices.hardware, front=front)
     except ValueError as error:
         return report_error(error)
     try:

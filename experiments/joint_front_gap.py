@@ -11,6 +11,8 @@ space at no more cost (points) and the cost ratio of the cheapest pair at no les
 epsilon when the gain is < 0.5 points and the ratio > 0.9. Per setting (a lam or a cost target)
 the count within epsilon and the medians; per seed, the hypervolume ratio of the lam sweep and of
 the target sweep (the pairs of that seed's runs, scored like every strategy of the comparison).
+Per run with a one-shot front (:mod:`dianjax.search.front`): the hypervolume ratio of its front's
+pairs at the run's wall time, and how many of them are within epsilon.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dianjax.bench import load
 from dianjax.bench.fronts import problem, table_prices
 from dianjax.bench.networks import layer_options
 from dianjax.bench.quality import front_gap, hypervolume, true_front
-from dianjax.bench.strategies.joint import load_runs, pair_of, setting
+from dianjax.bench.strategies.joint import front_pairs, load_runs, pair_of, setting
 from dianjax.cost.objectives import OBJECTIVE_METRICS
 from dianjax.nas.search_space import get_space
 
@@ -68,6 +70,24 @@ def sweep_hypervolumes(rows, task, front) -> dict[str, list[tuple[int, float, fl
     return out
 
 
+def front_rows(runs, task, space, hardware, front) -> list[dict]:
+    """Per run with a one-shot front: its hypervolume ratio, pairs, pairs within epsilon, wall."""
+    layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
+    rows = []
+    for run in runs:
+        if not run.front:
+            continue
+        pairs = front_pairs(run, task, layer_ops, hardware)
+        accuracy = np.array([task.accuracy[n] for n, _ in pairs])
+        cost = np.array([task.cost[n, a] for n, a in pairs])
+        rows.append({"setting": setting(run), "seed": run.seed, "pairs": len(pairs),
+                     "within": sum(front_gap(front, a, c).within()
+                                   for a, c in zip(accuracy, cost)),
+                     "hv_ratio": hypervolume(accuracy, cost, front.normalizer) / front.hypervolume,
+                     "wall_s": run.wall_s})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--joint-runs", required=True, help="folder of finished joint searches")
@@ -105,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind} sweep: median hypervolume ratio {np.median(ratios):.3f} over "
               f"{len(values)} seeds (min {min(ratios):.3f}, max {max(ratios):.3f}), median budget "
               f"{np.median(walls):.0f} s = {np.median(walls) / exhaustive_s:.4f} x exhaustive")
+    fronts = front_rows(runs, task, get_space(table.recipe.space), prices.hardware, front)
+    for name in dict.fromkeys(r["setting"] for r in fronts):
+        group = [r for r in fronts if r["setting"] == name]
+        ratios, walls = [r["hv_ratio"] for r in group], [r["wall_s"] for r in group]
+        print(f"{name} one-shot fronts: median hypervolume ratio {np.median(ratios):.3f} over "
+              f"{len(group)} seeds (min {min(ratios):.3f}, max {max(ratios):.3f}), "
+              f"{np.median([r['pairs'] for r in group]):.0f} pairs (median), "
+              f"{sum(r['within'] for r in group)}/{sum(r['pairs'] for r in group)} within eps, "
+              f"median budget {np.median(walls):.0f} s = {np.median(walls) / exhaustive_s:.4f} "
+              "x exhaustive")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"joint_front_gap_{table.recipe.space}.csv"

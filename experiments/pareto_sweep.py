@@ -30,9 +30,9 @@ the same exact simulator (``sim.simulate_network``), so the fronts are comparabl
   weight sharing, exactly as for the searched pairs' ``supernet_val`` / ``supernet_test``: the
   supernet of that seed's ``no_hw_loss`` run (first objective; its op logits saw no hardware cost,
   so its weights are not tuned to cheap ops) with the pair's ops one-hot and its batch-norm
-  statistics re-estimated on the train part (``dianjax.search.result.recalibrate_batch_stats``,
-  ``supernet_accuracy``), the procedure of the searched pairs. Random pairs are not trained from
-  scratch, so they have no ``derived_test``.
+  statistics re-estimated on the train part (``dianjax.search.paths.PathEvaluator``), the
+  procedure of the searched pairs. Random pairs are not trained from scratch, so they have no
+  ``derived_test``.
 
 The front is drawn and the hypervolume computed for ``--accuracy`` against the simulated EDP
 (pJ s). Default: ``table_val`` where a benchmark table covers the config (``dianjax.bench``: same
@@ -80,7 +80,8 @@ from dianjax.config import load_config, split_config_args
 from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.nas.supernet import DerivedNetwork
 from dianjax.search.config import OBJECTIVES, SearchSetup, make_setup
-from dianjax.search.result import recalibrate_batch_stats, simulated_figures, supernet_accuracy
+from dianjax.search.paths import EvalSet, PathEvaluator
+from dianjax.search.result import simulated_figures
 from dianjax.search.steps import SearchState, init_state, make_optimizers
 
 SEARCH_METHODS = ("joint", "fixed_hw", "decoupled", "no_hw_loss")
@@ -180,6 +181,8 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
     splits = {"supernet_val": data.load(dcfg.dataset, "search_val", dcfg.data_dir or None,
                                         dcfg.val_fraction, dcfg.split_seed),
               "supernet_test": data.load(dcfg.dataset, "test", dcfg.data_dir or None)}
+    evaluator = PathEvaluator(setup, state, train_data, mesh)
+    eval_sets = {key: EvalSet(setup, dataset, mesh) for key, dataset in splits.items()}
     rows = []
     pairs = random_pairs(setup, count, np.random.default_rng(seed))
     for index, (network, design) in enumerate(tqdm.tqdm(pairs, desc=f"random pairs, seed {seed}",
@@ -192,9 +195,9 @@ def random_rows(config: ml_collections.ConfigDict, supernet_dir: Path, count: in
                    accelerator=pareto.accelerator_label(design.accelerator.to_dict()),
                    **{key: figures[key] for key in ("latency_s", "energy_pj", "area_mm2",
                                                     "edp_pj_s", "edap_pj_s_mm2")})
-        batch_stats = recalibrate_batch_stats(setup, state, network, train_data, mesh)
-        for key, dataset in splits.items():
-            row[key] = supernet_accuracy(setup, state, network, dataset, mesh, batch_stats)
+        batch_stats = evaluator.batch_stats(network.op_indices)
+        for key, examples in eval_sets.items():
+            row[key] = evaluator.accuracy(network.op_indices, examples, batch_stats)
         rows.append(row)
     return rows
 

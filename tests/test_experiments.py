@@ -20,7 +20,7 @@ EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 # four logit steps, no warm-up: one compiled search step per run (compile time dominates)
 TINY = ["--config.search.warmup_steps=0", "--config.search.steps=4",
         "--config.data.batch_size=32", "--config.log_every_steps=2",
-        "--config.checkpoint_every_steps=4"]
+        "--config.checkpoint_every_steps=4", "--config.search.front_networks=0"]
 
 
 def _script(name):

@@ -141,7 +141,7 @@ def test_run_phases_are_every_phase_of_the_run_in_order(mode):
 
 def _tiny(*overrides):
     return _config("search.warmup_steps=0", "search.steps=3", "data.batch_size=16",
-                   "checkpoint_every_steps=1", *overrides)
+                   "checkpoint_every_steps=1", "search.front_networks=0", *overrides)
 
 
 def test_a_run_compiles_each_phase_once_and_records_its_memory(tmp_path, capsys, caplog):

@@ -23,7 +23,8 @@ The layout (see the modules for the models, conventions and units):
 - :mod:`~dianjax.cost.objectives`: objectives by name (latency, energy, edp, edap, area) or weighted
   sums, normalized by a reference (:func:`objective`);
 - :mod:`~dianjax.cost.best_design`: the exactly best accelerator and fold orders of one network on
-  an enumerable space, under an objective and limits (:func:`best_design`).
+  an enumerable space, under an objective and limits (:func:`best_design`; many networks at
+  once: :func:`best_designs`).
 
 Example::
 
@@ -34,7 +35,7 @@ Example::
 """
 
 from dianjax.cost import crossbar
-from dianjax.cost.best_design import BestDesign, best_design
+from dianjax.cost.best_design import BestDesign, best_design, best_designs
 from dianjax.cost.discrete import design_cost
 from dianjax.cost.hardware_space import HardwareDesign, HardwareSpace
 from dianjax.cost.objectives import OBJECTIVE_METRICS, OBJECTIVES, Metrics, objective
@@ -64,6 +65,7 @@ __all__ = [
     "RelaxedCostModel",
     "accelerator_arrays",
     "best_design",
+    "best_designs",
     "crossbar",
     "design_cost",
     "evaluate",

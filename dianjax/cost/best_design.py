@@ -87,51 +87,74 @@ def best_design(model: RelaxedCostModel, op_indices, objective, reference, *,
       limits: {Metrics field: limit} (0 = none), e.g. ``{"area_mm2": 2.0}``.
       penalty: the weight of the squared relative violations.
     """
+    return best_designs(model, [op_indices], objective, reference, limits=limits,
+                        penalty=penalty)[0]
+
+
+NETWORK_CHUNK = 32  # networks priced together by best_designs (memory: 3 x A x chunk per figure)
+
+
+def best_designs(model: RelaxedCostModel, networks, objective, reference, *,
+                 limits: Mapping[str, float] | None = None, penalty: float = 10.0
+                 ) -> list[BestDesign]:
+    """:func:`best_design` of every network of ``networks`` (one row of op columns each), priced
+    together: each conv's best fold orders are found once for all networks, and a network's
+    figures are its convs' sums (a product with its conv weights), so pricing every network of the
+    quickstart on all its accelerators takes about a second."""
     table, space = model.table, model.space
-    table.network(op_indices)             # ValueError naming a missing or unavailable op
+    networks = [tuple(int(k) for k in ops) for ops in networks]
+    for ops in networks:
+        table.network(ops)                # ValueError naming a missing or unavailable op
     objective_weights(objective)
     limits = dict(limits or {})
     check_limits("best_design limits", limits)
-    one_hot = np.eye(len(table.op_names), dtype=np.float32)[np.asarray(op_indices)]
-    member = np.flatnonzero(np.asarray(model.conv_weights(jnp.asarray(one_hot))) > 0)
+    eye = np.eye(len(table.op_names), dtype=np.float32)
+    weights = np.stack([np.asarray(model.conv_weights(jnp.asarray(eye[list(ops)])))
+                        for ops in networks]).astype(np.float64)          # [N, C]
     latency, energy, area = model.enumeration          # [A, U, C], [A, U, C], [A] or [A, U, C]
-    latency, energy = latency[:, :, member], energy[:, :, member]
     area_per_layer = space.template.area_per_layer
-    if area_per_layer:
-        area = area[:, :, member]
     orders = np.stack([np.asarray(o) for o in best_fold_orders(
-        latency, energy, axis=1, area=area if area_per_layer else None)])
+        latency, energy, axis=1, area=area if area_per_layer else None)])    # [n, A, C]
 
     def take(values):                     # [A, U, C] at each assignment's orders -> [n, A, C]
-        return np.take_along_axis(values[None], orders[:, :, None], axis=2)[:, :, 0]
+        return np.take_along_axis(values[None], orders[:, :, None], axis=2)[:, :, 0].astype(
+            np.float64)
 
-    total_latency = take(latency).sum(-1)                          # [n, A]
-    total_energy = take(energy).sum(-1)
-    if area_per_layer:
-        area = take(area).sum(-1)
-    edp = total_latency * total_energy
-    metrics = Metrics(latency_s=total_latency, energy_pj=total_energy,
-                      area_mm2=np.broadcast_to(area, edp.shape), edp_pj_s=edp,
-                      edap_pj_s_mm2=edp * area)
-    score = np.broadcast_to(np.asarray(
-        normalized_objective(objective, metrics, reference)
-        + constraint_penalty(metrics, limits, penalty)), edp.shape)
-    feasible = np.broadcast_to(
-        np.asarray(constraint_penalty(metrics, limits, 1.0)) == 0, edp.shape)
-    if feasible.any():                    # limits are hard here: the best within them
-        score = np.where(feasible, score, np.inf)
-    assignment, accelerator = np.unravel_index(np.argmin(score), score.shape)
-    slots = model.slot_matrix[member].argmax(axis=1)
+    per_conv = (take(latency), take(energy), take(area) if area_per_layer else None)
+    slot_of_conv = model.slot_matrix.argmax(axis=1)
     mapping_choices = space.mapping_choices
-    fold_orders = dict.fromkeys(table.mapping_slots, mapping_choices[0])
-    for slot, order in zip(slots, orders[assignment, accelerator]):
-        fold_orders[table.mapping_slots[slot]] = mapping_choices[int(order)]
-    knob_indices = dict(zip(space.knobs, np.unravel_index(
-        accelerator, [len(getattr(space, knob)) for knob in space.knobs])))
-    chosen = Metrics(*(float(np.broadcast_to(v, edp.shape)[assignment, accelerator])
-                       for v in metrics))
-    return BestDesign(design=HardwareDesign(space.accelerator(knob_indices), fold_orders),
-                      metrics=chosen, score=float(score[assignment, accelerator]),
-                      feasible=bool(feasible[assignment, accelerator]),
-                      num_accelerators=int(edp.shape[1]),
-                      num_feasible=int(np.any(feasible, axis=0).sum()))
+    radices = [len(getattr(space, knob)) for knob in space.knobs]
+    out = []
+    for first in range(0, len(networks), NETWORK_CHUNK):
+        chunk = weights[first:first + NETWORK_CHUNK]
+        total_latency, total_energy = (values @ chunk.T for values in per_conv[:2])  # [n, A, N]
+        chunk_area = (per_conv[2] @ chunk.T if area_per_layer
+                      else np.asarray(area, np.float64)[None, :, None])
+        edp = total_latency * total_energy
+        metrics = Metrics(latency_s=total_latency, energy_pj=total_energy,
+                          area_mm2=np.broadcast_to(chunk_area, edp.shape), edp_pj_s=edp,
+                          edap_pj_s_mm2=edp * chunk_area)
+        score = np.broadcast_to(np.asarray(
+            normalized_objective(objective, metrics, reference)
+            + constraint_penalty(metrics, limits, penalty)), edp.shape)
+        feasible = np.broadcast_to(
+            np.asarray(constraint_penalty(metrics, limits, 1.0)) == 0, edp.shape)
+        for column, conv_weights in enumerate(chunk):
+            net_score, net_feasible = score[..., column], feasible[..., column]
+            if net_feasible.any():        # limits are hard here: the best within them
+                net_score = np.where(net_feasible, net_score, np.inf)
+            assignment, accelerator = np.unravel_index(np.argmin(net_score), net_score.shape)
+            fold_orders = dict.fromkeys(table.mapping_slots, mapping_choices[0])
+            for conv in np.flatnonzero(conv_weights > 0):
+                fold_orders[table.mapping_slots[slot_of_conv[conv]]] = mapping_choices[
+                    int(orders[assignment, accelerator, conv])]
+            knob_indices = dict(zip(space.knobs, np.unravel_index(accelerator, radices)))
+            chosen = Metrics(*(float(np.broadcast_to(v, edp.shape)[assignment, accelerator,
+                                                                   column]) for v in metrics))
+            out.append(BestDesign(
+                design=HardwareDesign(space.accelerator(knob_indices), fold_orders),
+                metrics=chosen, score=float(net_score[assignment, accelerator]),
+                feasible=bool(net_feasible[assignment, accelerator]),
+                num_accelerators=int(edp.shape[1]),
+                num_feasible=int(np.any(net_feasible, axis=0).sum())))
+    return out

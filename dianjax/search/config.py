@@ -124,6 +124,9 @@ def base_config() -> ml_collections.ConfigDict:
         derive_hardware="auto",           # one of HARDWARE_DERIVATIONS: the accelerator of the
                                           # result, exact best for the derived network (auto, on
                                           # an enumerable space) or argmax of the hardware logits
+        front_networks=1024,              # mode joint: networks the one-shot front scores on the
+                                          # supernet (all of a space this small, else the most
+                                          # probable); 0 = no front (dianjax.search.front)
         fixed_ops=(),                     # mode fixed_net: one op name per searchable layer
         fixed_hardware=ml_collections.ConfigDict(dict(
             rows=16, cols=16, dataflow="ws", ifmap_sram_kb=64, filter_sram_kb=64,
@@ -334,6 +337,7 @@ def make_setup(config: ml_collections.ConfigDict) -> SearchSetup:
         checks.number_in("config", f"search.{field}", search[field], 0, low_open=True)
     checks.number_in("config", "search.weight_momentum", search.weight_momentum, 0, 1)
     checks.number_in("config", "search.weight_decay", search.weight_decay, 0)
+    checks.non_negative_int("config", "search.front_networks", search.front_networks)
     checks.one_of("config", "search.derive_hardware", search.derive_hardware,
                   HARDWARE_DERIVATIONS)
     checks.number_in("config", "search.decoupled_nas_fraction", search.decoupled_nas_fraction,

@@ -28,7 +28,10 @@
   logits) of the op picked per searchable layer and of the value picked per hardware knob, each
   with the runner-up; ``decided`` is true when every pick has at least
   :data:`DECIDED_PROBABILITY`, else ``undecided`` names the picks below it (the summary says so).
-  Fixed choices (modes ``fixed_net`` / ``fixed_hw``) are not listed; fold orders are not counted.
+  Fixed choices (modes ``fixed_net`` / ``fixed_hw``) are not listed; fold orders are not counted;
+- ``front`` (mode ``joint``, ``search.front_networks`` > 0): the one-shot front of the supernet,
+  every scored network's exactly best accelerator, non-dominated by (supernet proxy accuracy,
+  objective) (:mod:`dianjax.search.front`), plotted in ``front.png``.
 """
 
 from __future__ import annotations
@@ -42,15 +45,17 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from dianjax import cost, data, distributed, parallel
+from dianjax import cost, data, distributed
 from dianjax.cost.best_design import best_design, constraint_penalty
 from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.cost.objectives import Metrics
 from dianjax.nas import gumbel
 from dianjax.nas.analog import ADC_KNOB, FIXED_KNOBS, SIZE_KNOB
 from dianjax.nas.search_space import LayerTable
-from dianjax.nas.supernet import DerivedNet, DerivedNetwork, Supernet, derive
+from dianjax.nas.supernet import DerivedNet, DerivedNetwork, derive
 from dianjax.search.config import SearchSetup
+from dianjax.search.front import one_shot_front, save_front_figure
+from dianjax.search.paths import EvalSet, PathEvaluator
 from dianjax.search.steps import SearchState, hardware_objective
 from dianjax.train import crossbar_accuracy
 from sim.energy import EnergyTable
@@ -59,7 +64,6 @@ from sim.workload import Network
 
 RESULT_FILE = "result.json"
 NUM_CANDIDATES = 8
-BN_RECALIBRATION_BATCHES = 30
 TARGET_CANDIDATES = 64  # most probable networks a target derivation looks through
 DECIDED_PROBABILITY = 0.8  # a pick is decided when the final logits give it at least this
 COMPARED_METRICS = ("latency_s", "energy_pj", "area_mm2", "edp_pj_s")
@@ -239,55 +243,6 @@ def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
     return jax.nn.one_hot(jax.numpy.asarray(derived.op_indices), setup.space.num_ops)
 
 
-def recalibrate_batch_stats(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
-                            dataset: data.Dataset, mesh, num_batches: int = BN_RECALIBRATION_BATCHES):
-    """Batch-norm running statistics of the derived path, re-estimated on ``num_batches`` batches.
-
-    During a soft search every layer normalizes the *mixture* of its inputs, so the running
-    statistics do not match the single path of the derived network; one-shot NAS re-estimates them
-    before evaluating a path (Guo et al., "Single Path One-Shot NAS", ECCV 2020, Sec. 3.3).
-    """
-    weights = _one_hot(setup, derived)
-    model = Supernet(setup.space)
-
-    @jax.jit
-    def update(batch_stats, images):
-        _, updates = model.apply({"params": state.params, "batch_stats": batch_stats}, images,
-                                 weights, train=True, hard=True, mutable=["batch_stats"])
-        return updates["batch_stats"]
-
-    batch_stats = state.batch_stats
-    for step in range(num_batches):
-        batch = dataset.train_batch(step, setup.config.data.batch_size, setup.config.seed + 2,
-                                    parallel.host_part())
-        batch_stats = update(batch_stats, parallel.global_batch(batch, mesh)["image"])
-    return batch_stats
-
-
-def supernet_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
-                      dataset: data.Dataset, mesh, batch_stats=None) -> float:
-    """Accuracy of the supernet with the derived ops (one-hot weights, inference-mode batch norm).
-
-    ``batch_stats``: the statistics to normalize with (:func:`recalibrate_batch_stats`); ``None``
-    uses the search's own running averages.
-    """
-    batch_stats = state.batch_stats if batch_stats is None else batch_stats
-    weights = _one_hot(setup, derived)
-    model = Supernet(setup.space)
-
-    @jax.jit
-    def correct(batch):
-        logits = model.apply({"params": state.params, "batch_stats": batch_stats},
-                             batch["image"], weights, train=False, hard=True)
-        return ((logits.argmax(-1) == batch["label"]) * batch["mask"]).sum(), batch["mask"].sum()
-
-    hits = count = 0
-    for batch in dataset.eval_batches(setup.config.data.eval_batch_size, parallel.host_part()):
-        h, c = correct(parallel.global_batch(batch, mesh))
-        hits, count = hits + int(h), count + int(c)
-    return hits / count
-
-
 def noisy_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
                    design: HardwareDesign, train_data: data.Dataset,
                    datasets: dict[str, data.Dataset]) -> dict:
@@ -353,7 +308,10 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         network, design, setup.table, energy_table=setup.energy_table).items()}
     test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None,
                           decoded_cache=data.resolve_decoded_cache(setup.config.data.decoded_cache))
-    batch_stats = recalibrate_batch_stats(setup, state, derived, train_data, mesh)
+    evaluator = PathEvaluator(setup, state, train_data, mesh)
+    batch_stats = evaluator.batch_stats(derived.op_indices)
+    examples = {name: EvalSet(setup, split, mesh)
+                for name, split in (("supernet_val", val_data), ("supernet_test", test_data))}
     result = {
         "mode": setup.mode,
         "space": setup.config.space,
@@ -366,10 +324,8 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         "hardware": design.to_dict(),
         "hardware_derivation": derivation,
         "target": target,
-        "accuracy": {"supernet_val": supernet_accuracy(setup, state, derived, val_data, mesh,
-                                                       batch_stats),
-                     "supernet_test": supernet_accuracy(setup, state, derived, test_data, mesh,
-                                                        batch_stats)},
+        "accuracy": {name: evaluator.accuracy(derived.op_indices, examples[name], batch_stats)
+                     for name in examples},
         "simulated": simulated,
         "predicted": {key: predicted[key] for key in COMPARED_METRICS if key in predicted},
         "relative_error": {key: abs(predicted[key] - simulated[key]) / abs(simulated[key])
@@ -387,6 +343,9 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
                                    for name, figures in noisy.items()})
         result["analog"] = {**setup.config.analog.to_dict(),
                             "model": "full bit-level pipeline (dianjax.nas.crossbar_noise)"}
+    if setup.config.search.front_networks and setup.mode == "joint":
+        result["front"] = one_shot_front(setup, state, evaluator, examples["supernet_val"],
+                                         reference)
     trained = None
     if setup.config.final_train.enabled:
         trained = _final_training(setup, derived, design, workdir)
@@ -398,6 +357,8 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
                                              derived.op_names, trained)
     if distributed.is_primary():
         (workdir / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
+        if "front" in result:
+            save_front_figure(result["front"], setup.config.cost.objective, workdir)
     return result
 
 
@@ -461,6 +422,27 @@ def _decision_lines(decided: dict | None) -> list[str]:
     return [f"  decision     {verdict}", f"  pick prob.   {text}"]
 
 
+def _front_lines(front: dict | None, objective: str) -> list[str]:
+    if not front:
+        return []
+    if "skipped" in front:
+        return [f"  front        skipped: {front['skipped']}"]
+    from dianjax.cost.objectives import OBJECTIVE_METRICS
+
+    field = OBJECTIVE_METRICS.get(objective)
+    lines = [f"  front        {len(front['pairs'])} pairs non-dominated by (supernet proxy, "
+             f"{field or 'objective'}) of {front['networks_scored']} networks scored, each on "
+             f"its exactly best accelerator ({front['wall_s']:.1f} s; front.png)"]
+    for pair in front["pairs"]:
+        cost = pair["predicted"][field] if field else pair["objective_score"]
+        known = pair["retrained"]
+        accelerator = accelerator_label(pair["hardware"]["accelerator"])
+        lines.append(f"    {cost:10.4g}  proxy {pair['supernet_val']:.3f}  retrained "
+                     + (f"{known['test_accuracy']:.4f}" if known else "  -   ")
+                     + f"  {' '.join(pair['ops'])}  {accelerator}")
+    return lines
+
+
 def accelerator_label(accelerator: Mapping, mappings: Mapping | None = None) -> str:
     """One line per accelerator. Systolic: ``16x16 ws 64/64/64KiB bw16`` (array, dataflow,
     ifmap/filter/ofmap SRAM, DRAM words/cycle). Crossbar: ``crossbars ADC 6 bits, 2-bit cells,
@@ -515,4 +497,5 @@ def summary_table(result: dict) -> str:
         lines.append(f"  {key:12s} {sim_[key]:12.4g} "
                      f"{'' if predicted is None else f'{predicted:12.4g}':>12s} "
                      f"{'' if error is None else f'{error:10.2e}':>10s}")
+    lines += _front_lines(result.get("front"), result["objective"])
     return "\n".join(lines)

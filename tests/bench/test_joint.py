@@ -8,8 +8,16 @@ import pytest
 
 from dianjax.bench.networks import enumerate_networks, layer_options
 from dianjax.bench.oracle import Oracle, Problem
-from dianjax.bench.strategies.joint import (RUN_FILE, SearchRun, joint, load_runs, pair_of,
-                                            run_searches, setting)
+from dianjax.bench.strategies.joint import (
+    RUN_FILE,
+    SearchRun,
+    front_pairs,
+    joint,
+    load_runs,
+    pair_of,
+    run_searches,
+    setting,
+)
 from dianjax.cost.hardware_space import HardwareSpace
 from dianjax.nas.search_space import get_space
 
@@ -71,15 +79,20 @@ def test_run_searches_runs_once_and_reads_back(tmp_path):
     result = json.loads((record.parent / "result.json").read_text())
     assert run.ops == tuple(result["network"]["ops"])
     assert pair_of(run, _problem(), LAYER_OPS, HARDWARE)  # a pair of the benchmark's spaces
+    assert run.front and front_pairs(run, _problem(), LAYER_OPS, HARDWARE)  # its one-shot front
     assert run_searches(tmp_path, ["edp"], [1.0], [0], overrides=tiny) == [run]  # read back
 
 
-def _write_run(root, folder, seed, ops, accelerator, wall_s, lam, target=None):
+def _write_run(root, folder, seed, ops, accelerator, wall_s, lam, target=None, front=None):
+    """A finished run as run_searches leaves it; ``front``: (ops, accelerator) of its front."""
     run_dir = root / "edp" / folder / f"seed{seed}"
     run_dir.mkdir(parents=True)
     result = {"lam": lam, "seed": seed, "network": {"ops": list(ops)},
               "hardware": {"accelerator": accelerator},
               "target": None if target is None else {"targets": {"edp_pj_s": target}}}
+    if front is not None:
+        result["front"] = {"pairs": [{"ops": list(pair_ops), "hardware": {"accelerator": acc}}
+                                     for pair_ops, acc in front]}
     (run_dir / "result.json").write_text(json.dumps(result))
     (run_dir / RUN_FILE).write_text(json.dumps({"wall_s": wall_s, "resumed": False}))
 
@@ -137,3 +150,59 @@ def test_front_gap_script_scores_runs_and_sweeps(tmp_path):
         / front.hypervolume
     (_, target_ratio, target_wall), = sweeps["target"]
     assert target_wall == 20.0 and 0 <= target_ratio <= 1
+
+
+def _compare_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "compare_strategies.py"
+    spec = importlib.util.spec_from_file_location("compare_strategies", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_a_one_shot_front_is_replayed_at_its_runs_wall_time_once(tmp_path):
+    from dianjax.bench.quality import true_front
+
+    problem = _problem()
+    truth = true_front(problem)
+    networks = enumerate_networks(SPACE)
+    accelerators = list(HARDWARE.accelerators())
+
+    def named(n, a):
+        return ([SPACE.op_names[k] for k in networks[n]],
+                {knob: getattr(accelerators[a], knob) for knob in HARDWARE.knobs})
+
+    front = [named(int(n), int(a)) for n, a in zip(truth.networks, truth.accelerators)]
+    _write_run(tmp_path, "lam1", 0, *named(3, 7), 42.0, 1.0, front=front)
+    _write_run(tmp_path, "lam1", 1, *named(3, 7), 40.0, 1.0)          # a run without a front
+    with_front, without = load_runs(tmp_path, "edp")
+    assert len(with_front.front) == len(truth.networks) and without.front == ()
+    assert front_pairs(with_front, problem, LAYER_OPS, HARDWARE) == list(
+        zip(truth.networks.tolist(), truth.accelerators.tolist()))
+    script = _compare_script()
+    oracle = Oracle(problem, budget_s=1e6)
+    script.joint_strategy([with_front], problem, SPACE, HARDWARE, front=True)(
+        oracle, np.random.default_rng(0), 0)
+    assert [q.spent_s for q in oracle.history] == [42.0] * len(truth.networks)
+    assert [(q.network, q.accelerator) for q in oracle.history] == list(
+        zip(truth.networks.tolist(), truth.accelerators.tolist()))
+    with pytest.raises(ValueError, match="has no one-shot front"):
+        script.joint_strategy([without], problem, SPACE, HARDWARE, front=True)
+    gap = _gap_script()
+    (row,) = gap.front_rows([with_front, without], problem, SPACE, HARDWARE, truth)
+    assert row["hv_ratio"] == pytest.approx(1.0) and row["within"] == row["pairs"]
+    assert row["wall_s"] == 42.0
+
+
+def _gap_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "joint_front_gap.py"
+    spec = importlib.util.spec_from_file_location("joint_front_gap", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script

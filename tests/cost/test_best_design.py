@@ -6,7 +6,7 @@ import pytest
 from dianjax import cost
 from dianjax.bench.networks import enumerate_networks
 from dianjax.bench.prices import price_networks
-from dianjax.cost.best_design import best_design
+from dianjax.cost.best_design import NETWORK_CHUNK, best_design, best_designs
 from dianjax.nas.search_space import get_space, layer_table
 from sim import simulate_network
 
@@ -120,3 +120,25 @@ def test_best_case_gradient_matches_finite_differences(model):
     eps = 1e-3
     numeric = (f(probs + eps * direction) - f(probs - eps * direction)) / (2 * eps)
     np.testing.assert_allclose(np.sum(grad * direction), numeric, rtol=2e-2)
+
+
+def test_best_designs_of_every_network_are_the_cheapest_priced_pairs(model, reference):
+    """Many networks at once (several chunks): each the cheapest priced pair within the limit."""
+    networks = enumerate_networks(SPACE)
+    assert len(networks) > 3 * NETWORK_CHUNK
+    priced = price_networks(SPACE, HARDWARE, networks, progress=False)
+    limit = float(np.median(priced.area_mm2))
+    within = priced.area_mm2 <= limit
+    accelerators = list(HARDWARE.accelerators())
+    for objective, limits in (("edp", {}), ("latency", {"area_mm2": limit})):
+        field = OBJECTIVE_FIELDS[objective]
+        values = np.where(within, priced.metric(field), np.inf) if limits else \
+            priced.metric(field)
+        designs = best_designs(model, networks, objective, reference, limits=limits)
+        assert len(designs) == len(networks)
+        for row, best in enumerate(designs):
+            chosen = accelerators.index(best.design.accelerator)
+            np.testing.assert_allclose(values[row, chosen], values[row].min(), rtol=1e-5)
+            np.testing.assert_allclose(getattr(best.metrics, field), values[row].min(),
+                                       rtol=1e-5)
+            assert best.feasible

@@ -15,7 +15,7 @@ from sim import CrossbarEnergyTable, Network, simulate_network
 def _config(*overrides):
     return load_config("crossbar_quickstart", [
         "search.warmup_steps=4", "search.steps=4", "data.batch_size=32", "log_every_steps=4",
-        "checkpoint_every_steps=8", *overrides])
+        "checkpoint_every_steps=8", "search.front_networks=0", *overrides])
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from sim.loopnest.generic import DATAFLOWS, GenericAccelerator
 def _config():
     return load_config("loopnest_quickstart", [
         "search.warmup_steps=4", "search.steps=4", "data.batch_size=32", "log_every_steps=4",
-        "checkpoint_every_steps=8"])
+        "checkpoint_every_steps=8", "search.front_networks=0"])
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from sim import Accelerator, EnergyTable, Network, simulate_network
 def tiny_config(**overrides):
     config = load_config("quickstart", [
         "search.warmup_steps=40", "search.steps=16", "data.batch_size=32", "search.weight_lr=0.3",
-        "search.temperature_final=1.0", "log_every_steps=4",
+        "search.temperature_final=1.0", "log_every_steps=4", "search.front_networks=0",
         "checkpoint_every_steps=10", *(f"{k}={v}" for k, v in overrides.items())])
     return config
 
@@ -160,6 +160,7 @@ def test_result_is_validated_by_the_simulator(baseline):
     workdir, result = baseline
     saved = json.loads((workdir / "result.json").read_text())
     assert saved == json.loads(json.dumps(result))
+    assert "front" not in saved and not (workdir / "front.png").exists()  # front_networks=0
     network = Network.from_dict(result["network"]["sim_network"])
     accelerator = Accelerator.from_dict(result["hardware"]["accelerator"])
     from dianjax.cost.hardware_space import HardwareDesign

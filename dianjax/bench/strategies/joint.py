@@ -9,7 +9,10 @@ not the supernet's proxy) and its exact cost.
 :func:`run_searches` runs (or reads back) one search per (objective, lam or cost target, seed) of
 the quickstart config and records each run's wall time next to its ``result.json``; :func:`joint`
 replays the runs of one comparison seed, a lam or target sweep in the given order, charging each
-run's wall time through :meth:`dianjax.bench.oracle.Oracle.record`.
+run's wall time through :meth:`dianjax.bench.oracle.Oracle.record`. A run also yields its one-shot
+front (:mod:`dianjax.search.front`: every network scored on the run's supernet, each on its exactly
+best accelerator, the non-dominated pairs by the search's own estimates): ``joint_front`` in the
+comparison replays those pairs, all charged the run's wall time, which includes making the front.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ RUN_FILE = "bench_run.json"  # next to result.json: the run's measured wall time
 
 class SearchRun(NamedTuple):
     """One finished joint search: its settings, derived pair (as op names and accelerator knob
-    values) and measured wall time; ``target`` is the run's cost target (0: a lam run)."""
+    values) and measured wall time; ``target`` is the run's cost target (0: a lam run);
+    ``front`` the pairs of its one-shot front (:mod:`dianjax.search.front`), if it made one."""
 
     objective: str
     lam: float
@@ -38,6 +42,7 @@ class SearchRun(NamedTuple):
     accelerator: dict
     wall_s: float
     target: float = 0.0
+    front: tuple = ()   # the run's one-shot front: (ops, accelerator) per pair, cheapest first
 
 
 def run_searches(out_dir: str | Path, objectives: Sequence[str], lams: Sequence[float],
@@ -80,8 +85,14 @@ def run_searches(out_dir: str | Path, objectives: Sequence[str], lams: Sequence[
                 runs.append(SearchRun(objective, lam, int(seed),
                                       tuple(result["network"]["ops"]),
                                       result["hardware"]["accelerator"],
-                                      json.loads(record.read_text())["wall_s"], target))
+                                      json.loads(record.read_text())["wall_s"], target,
+                                      _front(result)))
     return runs
+
+
+def _front(result: dict) -> tuple:
+    pairs = (result.get("front") or {}).get("pairs", [])
+    return tuple((tuple(pair["ops"]), pair["hardware"]["accelerator"]) for pair in pairs)
 
 
 def setting(run: SearchRun) -> str:
@@ -99,7 +110,7 @@ def load_runs(out_dir: str | Path, objective: str) -> list[SearchRun]:
         runs.append(SearchRun(objective, float(result["lam"]), int(result["seed"]),
                               tuple(result["network"]["ops"]), result["hardware"]["accelerator"],
                               json.loads(record.read_text())["wall_s"],
-                              float(next(iter(targets.values()), 0.0))))
+                              float(next(iter(targets.values()), 0.0)), _front(result)))
     return sorted(runs, key=lambda r: (r.target > 0, r.lam, r.target, r.seed))
 
 
@@ -111,16 +122,30 @@ def pair_of(run: SearchRun, problem: Problem, layer_ops: Sequence[Sequence[str]]
       layer_ops: per layer, the op names of that layer's choices in the problem's order.
       hardware: the problem's :class:`~dianjax.cost.hardware_space.HardwareSpace`.
     """
-    if len(run.ops) != len(layer_ops):
-        raise ValueError(f"run has {len(run.ops)} layers, the problem {len(layer_ops)}")
+    return pair_index(run.ops, run.accelerator, problem, layer_ops, hardware)
+
+
+def front_pairs(run: SearchRun, problem: Problem, layer_ops: Sequence[Sequence[str]],
+                hardware) -> list[tuple[int, int]]:
+    """:func:`pair_of` of every pair of the run's one-shot front, cheapest first."""
+    return [pair_index(ops, accelerator, problem, layer_ops, hardware)
+            for ops, accelerator in run.front]
+
+
+def pair_index(ops: Sequence[str], accelerator: dict, problem: Problem,
+               layer_ops: Sequence[Sequence[str]], hardware) -> tuple[int, int]:
+    """The (network, accelerator) indices of ``problem`` of op names and accelerator knob values
+    (:func:`pair_of`'s arguments)."""
+    if len(ops) != len(layer_ops):
+        raise ValueError(f"run has {len(ops)} layers, the problem {len(layer_ops)}")
     decisions = []
-    for layer, (op, names) in enumerate(zip(run.ops, layer_ops)):
+    for layer, (op, names) in enumerate(zip(ops, layer_ops)):
         if op not in names:
             raise ValueError(f"run op {op!r} at layer {layer} is not a choice there: {list(names)}")
         decisions.append(list(names).index(op))
     indices = []
     for knob, choices in hardware.choices():
-        value = run.accelerator[knob]
+        value = accelerator[knob]
         if value not in choices:
             raise ValueError(f"run accelerator {knob}={value!r} is not in the benchmark's hardware "
                              f"space: {list(choices)}")
@@ -131,7 +156,9 @@ def pair_of(run: SearchRun, problem: Problem, layer_ops: Sequence[Sequence[str]]
 def joint(oracle: Oracle, rng: np.random.Generator, *, pairs: Sequence[tuple[int, int, float]]
           ) -> None:
     """Replays search runs: each ``(network, accelerator, wall_s)`` of ``pairs`` (one comparison
-    seed's lam sweep, in order) is recorded at the charge of its wall time, until exhausted."""
+    seed's lam sweep, in order) is recorded at the charge of its wall time, until exhausted. A
+    run's one-shot front is its pairs with the run's wall time on the first and 0 on the others
+    (they all arrive when the run ends)."""
     del rng  # the runs carry their own seeds
     for network, accelerator, wall_s in pairs:
         if oracle.exhausted:
