@@ -54,6 +54,7 @@ from dianjax.bench.oracle import Query
 
 BUDGET_FRACTIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # of exhaustive enumeration
 REACH = (0.90, 0.95, 0.99)
+REPLAYED = ("joint", "joint_front")  # methods replaying finished search runs (never kept as parts)
 FRONT_PLOT_FRACTION = 0.05  # the budget of the found-fronts plot (a joint lam sweep fits in it)
 
 
@@ -123,7 +124,8 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     With ``parts`` (a folder), each finished (method, seed) run is saved there as JSON and read
     back instead of rerun: an interrupted comparison resumes, and several processes (each given
     some of the methods) can fill one folder before a last call with every method writes the
-    outputs. ``seeds`` is a count (seeds ``0..seeds-1``) or the seeds themselves.
+    outputs. The replayed joint methods (:data:`REPLAYED`) are not kept there: their search runs
+    are their record, and a part would outlive a change of ``--joint-runs``. ``seeds`` is a count (seeds ``0..seeds-1``) or the seeds themselves.
     """
     from dianjax.bench.quality import true_front
 
@@ -136,7 +138,8 @@ def compare(problem, methods, seeds, out: Path, name: str, log=print,
     for method in methods:
         start, ran = time.perf_counter(), 0
         for seed in seeds:
-            part = None if parts is None else Path(parts) / f"{method}.seed{seed}.json"
+            part = None if parts is None or method in REPLAYED else \
+                Path(parts) / f"{method}.seed{seed}.json"
             if part is not None and part.exists():
                 record = json.loads(part.read_text())
             else:
@@ -206,7 +209,8 @@ def format_reach(reach_rows: list[dict], methods, exhaustive_s: float) -> str:
 
 def _colour(methods, method: str) -> str:
     """The matplotlib colour of ``method``: its place in ``methods``, the same in both plots."""
-    return f"C{list(methods).index(method) % 10}"
+    palette = [f"C{i}" for i in range(10)] + ["black", "goldenrod", "navy", "lime"]
+    return palette[list(methods).index(method) % len(palette)]
 
 
 def _plot_hv(rows, methods, path: Path, metric: str) -> None:
@@ -274,6 +278,9 @@ def main(argv=None) -> int:
                              "(each run's derived pair) and 'joint_front' (each run's one-shot "
                              "front)")
     parser.add_argument("--lams", default="0.1,1,3", help="lams of the joint searches ('' none)")
+    parser.add_argument("--joint-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override of every joint search (repeatable), e.g. "
+                             "search.steps=150")
     parser.add_argument("--targets", default="",
                         help="cost targets of the joint searches (metric units; run after the "
                              "lams, in this order), e.g. 16,4,64,8,32")
@@ -312,7 +319,7 @@ def main(argv=None) -> int:
             lams = [float(lam) for lam in args.lams.split(",") if lam]
             targets = [float(target) for target in args.targets.split(",") if target]
             runs = run_searches(args.joint_runs, [objective], lams, range(args.seeds),
-                                targets=targets)
+                                targets=targets, overrides=args.joint_override)
             for name, front in (("joint", False), ("joint_front", True)):
                 strategies[name] = joint_strategy(runs, task, get_space(table.recipe.space),
                                                   prices.hardware, front=front)

@@ -2,6 +2,8 @@
 
 Command:  python experiments/joint_front_gap.py --joint-runs runs/bench_joint2
               [--table quickstart_digits] [--metric edp_pj_s] [--out experiments/results]
+Writes:   joint_front_gap_<space>.csv (per run), joint_one_shot_fronts_<space>.csv (per run with a
+          one-shot front)
 Needs:    finished joint searches (``compare_strategies.py --joint-runs DIR``, or
           :func:`dianjax.bench.strategies.joint.run_searches`); nothing is run here.
 
@@ -12,16 +14,19 @@ epsilon when the gain is < 0.5 points and the ratio > 0.9. Per setting (a lam or
 the count within epsilon and the medians; per seed, the hypervolume ratio of the lam sweep and of
 the target sweep (the pairs of that seed's runs, scored like every strategy of the comparison).
 Per run with a one-shot front (:mod:`dianjax.search.front`): the hypervolume ratio of its front's
-pairs at the run's wall time, and how many of them are within epsilon.
+pairs at the run's wall time, how many of them are within epsilon, and Kendall's tau of its
+supernet's accuracy against the table's over every network it scored.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
+import scipy.stats
 
 from dianjax.bench import load
 from dianjax.bench.fronts import problem, table_prices
@@ -33,6 +38,7 @@ from dianjax.nas.search_space import get_space
 
 COLUMNS = ("setting", "seed", "ops", "accelerator", "val_accuracy", "cost", "accuracy_gain_points",
            "cost_ratio", "within", "wall_s")
+FRONT_COLUMNS = ("setting", "seed", "pairs", "within", "hv_ratio", "wall_s", "kendall_tau")
 
 
 def gap_rows(runs, task, space, hardware, front) -> list[dict]:
@@ -70,13 +76,24 @@ def sweep_hypervolumes(rows, task, front) -> dict[str, list[tuple[int, float, fl
     return out
 
 
-def front_rows(runs, task, space, hardware, front) -> list[dict]:
-    """Per run with a one-shot front: its hypervolume ratio, pairs, pairs within epsilon, wall."""
+def front_rows(runs, task, space, hardware, front, runs_dir=None) -> list[dict]:
+    """Per run with a one-shot front: its hypervolume ratio, pairs, pairs within epsilon, wall;
+    with ``runs_dir`` (:func:`run_searches`' layout) also ``kendall_tau``, how well the run's
+    supernet ranked every network it scored against the table's accuracy."""
     layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
+    options = layer_options(space)
     rows = []
     for run in runs:
         if not run.front:
             continue
+        tau = None
+        if runs_dir is not None:
+            result = Path(runs_dir, run.objective, setting(run), f"seed{run.seed}", "result.json")
+            scored = json.loads(result.read_text())["front"]["networks"]
+            networks = [task.network_index([list(choices).index(k) for choices, k in
+                                            zip(options, ops)]) for ops in scored["op_indices"]]
+            tau = float(scipy.stats.kendalltau(scored["supernet_val"],
+                                               task.accuracy[networks]).statistic)
         pairs = front_pairs(run, task, layer_ops, hardware)
         accuracy = np.array([task.accuracy[n] for n, _ in pairs])
         cost = np.array([task.cost[n, a] for n, a in pairs])
@@ -84,7 +101,7 @@ def front_rows(runs, task, space, hardware, front) -> list[dict]:
                      "within": sum(front_gap(front, a, c).within()
                                    for a, c in zip(accuracy, cost)),
                      "hv_ratio": hypervolume(accuracy, cost, front.normalizer) / front.hypervolume,
-                     "wall_s": run.wall_s})
+                     "wall_s": run.wall_s, "kendall_tau": tau})
     return rows
 
 
@@ -125,16 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind} sweep: median hypervolume ratio {np.median(ratios):.3f} over "
               f"{len(values)} seeds (min {min(ratios):.3f}, max {max(ratios):.3f}), median budget "
               f"{np.median(walls):.0f} s = {np.median(walls) / exhaustive_s:.4f} x exhaustive")
-    fronts = front_rows(runs, task, get_space(table.recipe.space), prices.hardware, front)
+    fronts = front_rows(runs, task, get_space(table.recipe.space), prices.hardware, front,
+                        args.joint_runs)
     for name in dict.fromkeys(r["setting"] for r in fronts):
         group = [r for r in fronts if r["setting"] == name]
         ratios, walls = [r["hv_ratio"] for r in group], [r["wall_s"] for r in group]
+        taus = [r["kendall_tau"] for r in group]
         print(f"{name} one-shot fronts: median hypervolume ratio {np.median(ratios):.3f} over "
               f"{len(group)} seeds (min {min(ratios):.3f}, max {max(ratios):.3f}), "
               f"{np.median([r['pairs'] for r in group]):.0f} pairs (median), "
               f"{sum(r['within'] for r in group)}/{sum(r['pairs'] for r in group)} within eps, "
               f"median budget {np.median(walls):.0f} s = {np.median(walls) / exhaustive_s:.4f} "
-              "x exhaustive")
+              f"x exhaustive; supernet ranking Kendall tau {min(taus):.2f}-{max(taus):.2f} "
+              "against the table")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"joint_front_gap_{table.recipe.space}.csv"
@@ -143,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     print(f"-> {path}")
+    if fronts:
+        path = out / f"joint_one_shot_fronts_{table.recipe.space}.csv"
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=FRONT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(fronts)
+        print(f"-> {path}")
     return 0
 
 
