@@ -101,8 +101,9 @@ def joint_strategy(runs, problem, space, hardware, front: bool = False):
     for run in sorted(runs, key=lambda r: r.seed):   # stable: each seed's sweep in order
         if front and not run.front:
             raise ValueError(f"joint run (seed {run.seed}, lam {run.lam:g}, target "
-                             f"{run.target:g}) has no one-shot front: rerun it with "
-                             "search.front_networks > 0")
+                             f"{run.target:g}) has no one-shot front: its search made "
+                             "none (search.front_networks=0, a mode other than joint, or a front "
+                             "skipped: see its result.json)")
         pairs = front_pairs(run, problem, layer_ops, hardware) if front else \
             [pair_of(run, problem, layer_ops, hardware)]
         by_seed.setdefault(run.seed, []).extend(

@@ -80,8 +80,8 @@ def front_rows(runs, task, space, hardware, front, runs_dir=None) -> list[dict]:
     """Per run with a one-shot front: its hypervolume ratio, pairs, pairs within epsilon, wall;
     with ``runs_dir`` (:func:`run_searches`' layout) also ``kendall_tau``, how well the run's
     supernet ranked every network it scored against the table's accuracy."""
-    layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
     options = layer_options(space)
+    layer_ops = [[space.op_names[k] for k in choices] for choices in options]
     rows = []
     for run in runs:
         if not run.front:

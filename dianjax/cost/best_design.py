@@ -91,7 +91,8 @@ def best_design(model: RelaxedCostModel, op_indices, objective, reference, *,
                         penalty=penalty)[0]
 
 
-NETWORK_CHUNK = 32  # networks priced together by best_designs (memory: 3 x A x chunk per figure)
+NETWORK_CHUNK = 32  # networks priced together by best_designs (memory per figure: fold-order
+                   # assignments x accelerators x chunk float64)
 
 
 def best_designs(model: RelaxedCostModel, networks, objective, reference, *,

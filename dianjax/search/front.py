@@ -25,7 +25,6 @@ supernet; elsewhere the front is skipped and ``result.json`` says why.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import tqdm
 
 from dianjax.analysis.front import front_indices
+from dianjax.bench.networks import enumerate_networks
 from dianjax.cost.best_design import best_designs
 from dianjax.cost.relaxed import EXACT_LIMIT
 from dianjax.nas import gumbel
@@ -55,12 +55,9 @@ def front_networks(setup: SearchSetup, state: SearchState, max_networks: int) ->
     logits, most probable first."""
     from dianjax.search.result import top_choices
 
-    mask = setup.space.op_mask()
     if space_size(setup) <= max_networks:
-        options = [np.flatnonzero(row) for row in mask]
-        return np.array(list(itertools.product(*options)), np.int64).reshape(
-            -1, setup.space.num_layers)
-    log_probs = np.asarray(gumbel.mask_logits(state.arch_logits, mask))
+        return enumerate_networks(setup.space)
+    log_probs = np.asarray(gumbel.mask_logits(state.arch_logits, setup.space.op_mask()))
     log_probs = log_probs - np.logaddexp.reduce(log_probs, axis=-1, keepdims=True)
     ranked = top_choices(list(log_probs), max_networks)
     return np.array([ops for _, ops in ranked], np.int64).reshape(-1, setup.space.num_layers)
@@ -90,7 +87,8 @@ def one_shot_front(setup: SearchSetup, state: SearchState, evaluator: PathEvalua
     scores = np.array([designs[i].score for i in feasible])
     on_front = feasible[front_indices(proxy[feasible], scores)]
     on_front = on_front[np.argsort([designs[i].score for i in on_front], kind="stable")]
-    retrained = _table_accuracies(setup)
+    from dianjax.search.result import table_accuracy
+
     pairs = []
     for i in on_front:
         ops = [setup.space.op_names[k] for k in networks[i]]
@@ -99,7 +97,8 @@ def one_shot_front(setup: SearchSetup, state: SearchState, evaluator: PathEvalua
                       "hardware": best.design.to_dict(), "objective_score": best.score,
                       "predicted": best.metrics._asdict(), "supernet_val": float(proxy[i]),
                       "supernet_val_loss": float(loss[i]),
-                      "retrained": retrained(ops)})
+                      "retrained": table_accuracy(setup.config.data.dataset,
+                                                  setup.config.space, ops)})
     return {"networks_scored": len(networks), "space_networks": space_size(setup),
             "feasible_networks": int(len(feasible)),
             "rank_by": "supernet_val (weight-sharing proxy, batch norm re-estimated per path)",
@@ -110,23 +109,7 @@ def one_shot_front(setup: SearchSetup, state: SearchState, evaluator: PathEvalua
                          "supernet_val_loss": loss.tolist(),
                          "objective_score": [best.score for best in designs],
                          "feasible": [best.feasible for best in designs]},
-            "wall_s": time.perf_counter() - start}
-
-
-def _table_accuracies(setup: SearchSetup):
-    """ops -> the benchmark table's retrained figures of the network (or None without a table)."""
-    from dianjax.bench.table import load, table_for
-
-    name = table_for(setup.config.data.dataset, setup.config.space)
-    if name is None:
-        return lambda ops: None
-    table = load(name)
-
-    def lookup(ops):
-        row = table.row(table.index(list(ops)))
-        return {"val_accuracy": row["val_mean"], "test_accuracy": row["test_mean"],
-                "source": f"benchmark table {name!r}"}
-    return lookup
+            "wall_s": time.perf_counter() - start}   # scoring and pricing; the val set is shared
 
 
 def front_figure(front: dict, objective: str):

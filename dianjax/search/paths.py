@@ -11,19 +11,25 @@ devices once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dianjax import data, parallel
-from dianjax.nas.supernet import Supernet
+from dianjax.nas.supernet import BN_MOMENTUM, Supernet
 from dianjax.search.config import SearchSetup
 from dianjax.search.steps import SearchState
 from dianjax.train import cross_entropy
 
-BN_RECALIBRATION_BATCHES = 8  # train batches (512 quickstart images) re-estimating a path's
-                              # batch-norm statistics
+BN_RECALIBRATION_BATCHES = 8  # train batches (512 quickstart images) whose mean statistics are a
+                              # path's batch-norm statistics
+
+
+EVAL_CHUNK_BYTES = 1 << 30   # images of an eval set moved to the devices at once: a larger set is
+                             # read again and moved in chunks of about this size on every use
 
 
 @jax.jit
@@ -32,20 +38,44 @@ def _stack(*leaves):
 
 
 class EvalSet:
-    """Every example of a data set once, as stacked device batches (the last one padded, masked)."""
+    """Every example of a data set once, as chunks of stacked device batches (the last batch
+    padded and masked).
 
-    def __init__(self, setup: SearchSetup, dataset: data.Dataset, mesh):
-        batches = [parallel.global_batch(batch, mesh) for batch in
-                   dataset.eval_batches(setup.config.data.eval_batch_size, parallel.host_part())]
-        self.images, self.labels, self.mask = (_stack(*(b[key] for b in batches))
-                                               for key in ("image", "label", "mask"))
+    A set of at most ``chunk_bytes`` of images is one chunk, kept on the devices (the one-shot
+    front scores hundreds of paths on it); a larger one is read and moved chunk by chunk on every
+    use, each chunk padded with masked batches to the same length (one compilation).
+    """
+
+    def __init__(self, setup: SearchSetup, dataset: data.Dataset, mesh,
+                 chunk_bytes: int = EVAL_CHUNK_BYTES):
+        self._dataset, self._mesh = dataset, mesh
+        self._batch_size = setup.config.data.eval_batch_size
+        info = dataset.info
+        batch_bytes = self._batch_size * info.image_size ** 2 * info.channels * 4   # float32
+        num_batches = -(-len(dataset) // self._batch_size)
+        self.chunk_batches = max(1, min(num_batches, chunk_bytes // batch_bytes))
+        self._kept = list(self._read()) if self.chunk_batches == num_batches else None
+
+    def chunks(self):
+        """``(images, labels, mask)`` per chunk, each ``[chunk_batches, batch, ...]``."""
+        return iter(self._kept) if self._kept is not None else self._read()
+
+    def _read(self):
+        batches = self._dataset.eval_batches(self._batch_size, parallel.host_part())
+        while chunk := list(itertools.islice(batches, self.chunk_batches)):
+            chunk += [{**chunk[-1], "mask": np.zeros_like(chunk[-1]["mask"])}] * (
+                self.chunk_batches - len(chunk))
+            chunk = [parallel.global_batch(batch, self._mesh) for batch in chunk]
+            yield tuple(_stack(*(batch[key] for batch in chunk))
+                        for key in ("image", "label", "mask"))
 
 
 class PathEvaluator:
     """Batch-norm statistics and accuracy of any path of ``state``'s supernet (module docstring).
 
-    The statistics of a path are re-estimated on ``num_batches`` batches of ``train_data`` (the
-    same batches for every path), starting from the search's running averages.
+    The statistics of a path are the mean of its batch statistics over ``num_batches`` batches of
+    ``train_data`` (the same batches for every path), nothing kept from the search's running
+    averages, which normalized the mixture; ops off the path keep the search's statistics.
     """
 
     def __init__(self, setup: SearchSetup, state: SearchState, train_data: data.Dataset, mesh,
@@ -58,11 +88,17 @@ class PathEvaluator:
         model = Supernet(setup.space)
 
         def recalibrate(params, batch_stats, weights, images):
-            def update(stats, batch):
-                _, updates = model.apply({"params": params, "batch_stats": stats}, batch, weights,
-                                         train=True, hard=True, mutable=["batch_stats"])
-                return updates["batch_stats"], None
-            return jax.lax.scan(update, batch_stats, images)[0]
+            def add(total, batch):
+                _, updates = model.apply({"params": params, "batch_stats": batch_stats}, batch,
+                                         weights, train=True, hard=True, mutable=["batch_stats"])
+                # a running average m * old + (1 - m) * batch, solved for the batch's statistic
+                # (the old one where the op did not run)
+                return jax.tree.map(
+                    lambda t, new, old: t + (new - BN_MOMENTUM * old) / (1 - BN_MOMENTUM),
+                    total, updates["batch_stats"], batch_stats), None
+            zeros = jax.tree.map(jnp.zeros_like, batch_stats)
+            total = jax.lax.scan(add, zeros, images)[0]
+            return jax.tree.map(lambda t: t / images.shape[0], total)
 
         def correct(params, batch_stats, weights, images, labels, mask):
             def count(sums, batch):
@@ -97,7 +133,9 @@ class PathEvaluator:
         """``(accuracy, mean cross-entropy)`` of the path on ``examples`` (:meth:`accuracy`)."""
         if batch_stats is None:
             batch_stats = self.batch_stats(op_indices)
-        hits, loss, total = self._correct(self.state.params, batch_stats,
-                                          self._weights(op_indices), examples.images,
-                                          examples.labels, examples.mask)
-        return float(hits) / float(total), float(loss) / float(total)
+        sums = np.zeros(3)   # hits, summed cross-entropy, examples
+        for images, labels, mask in examples.chunks():
+            sums += [float(part) for part in self._correct(
+                self.state.params, batch_stats, self._weights(op_indices), images, labels, mask)]
+        hits, loss, total = sums
+        return hits / total, loss / total

@@ -46,7 +46,7 @@ import jax
 import numpy as np
 
 from dianjax import cost, data, distributed
-from dianjax.cost.best_design import best_design, constraint_penalty
+from dianjax.cost.best_design import best_design, best_designs, constraint_penalty
 from dianjax.cost.hardware_space import HardwareDesign
 from dianjax.cost.objectives import Metrics
 from dianjax.nas import gumbel
@@ -225,22 +225,16 @@ def network_under_targets(setup: SearchSetup, state: SearchState, reference,
     """
     mask = setup.space.op_mask()
     log_probs = np.asarray(jax.nn.log_softmax(gumbel.mask_logits(state.arch_logits, mask), -1))
-    ranked = top_choices(list(log_probs), max_networks)
-    for rank, (_, ops) in enumerate(ranked):
-        best = best_design(setup.cost_model, ops, hardware_objective(setup), reference,
+    ranked = [ops for _, ops in top_choices(list(log_probs), max_networks)]
+    designs = best_designs(setup.cost_model, ranked, hardware_objective(setup), reference,
                            limits=setup.derivation_limits, penalty=setup.config.cost.penalty)
-        if best.feasible:
-            break
-    else:
-        rank, ops = 0, ranked[0][1]
+    met = [rank for rank, best in enumerate(designs) if best.feasible]
+    rank = met[0] if met else 0
+    ops, best = ranked[rank], designs[rank]
     return DerivedNetwork(setup.space, tuple(int(k) for k in ops)), {
         "targets": setup.targets, "met": best.feasible, "network_rank": rank,
-        "networks_tried": min(rank + 1, len(ranked)) if best.feasible else len(ranked),
+        "networks_tried": rank + 1 if best.feasible else len(ranked),
         "multipliers": {field: float(mu) for field, mu in state.multipliers.items()}}
-
-
-def _one_hot(setup: SearchSetup, derived: DerivedNetwork) -> jax.Array:
-    return jax.nn.one_hot(jax.numpy.asarray(derived.op_indices), setup.space.num_ops)
 
 
 def noisy_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
@@ -372,15 +366,24 @@ def retrained_accuracy(dataset: str, space: str, ops, trained: dict | None) -> d
     if trained is not None:
         return {"test_accuracy": trained["test_accuracy"],
                 "source": f"final training ({trained['steps']} steps, train split)"}
-    from dianjax.bench.table import load, table_for
-
-    name = table_for(dataset, space)
-    if name is None:
+    known = table_accuracy(dataset, space, ops)
+    if known is None:
         ops_text = ",".join(repr(op) for op in ops)
         return {"test_accuracy": None,
                 "source": f"not measured (no benchmark table of {dataset} x {space}): dianjax "
                           f"train --config.dataset={dataset} --config.space={space} "
                           f"--config.ops=\"({ops_text})\""}
+    return known
+
+
+def table_accuracy(dataset: str, space: str, ops) -> dict | None:
+    """The bundled benchmark table's figures of network ``ops`` (mean test and val accuracy over
+    the table's seeds), or None where no table covers ``dataset`` x ``space``."""
+    from dianjax.bench.table import load, table_for
+
+    name = table_for(dataset, space)
+    if name is None:
+        return None
     table = load(name)
     row = table.row(table.index(list(ops)))
     return {"test_accuracy": row["test_mean"], "test_sd": row["test_sd"],
@@ -437,8 +440,8 @@ def _front_lines(front: dict | None, objective: str) -> list[str]:
         cost = pair["predicted"][field] if field else pair["objective_score"]
         known = pair["retrained"]
         accelerator = accelerator_label(pair["hardware"]["accelerator"])
-        lines.append(f"    {cost:10.4g}  proxy {pair['supernet_val']:.3f}  retrained "
-                     + (f"{known['test_accuracy']:.4f}" if known else "  -   ")
+        lines.append(f"    {cost:10.4g}  proxy val {pair['supernet_val']:.3f}  retrained val "
+                     + (f"{known['val_accuracy']:.4f}" if known else "  -   ")
                      + f"  {' '.join(pair['ops'])}  {accelerator}")
     return lines
 

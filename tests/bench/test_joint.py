@@ -117,15 +117,9 @@ def test_finished_runs_read_back_with_their_settings(tmp_path):
 
 
 def test_front_gap_script_scores_runs_and_sweeps(tmp_path):
-    import importlib.util
-    from pathlib import Path
-
     from dianjax.bench.quality import hypervolume, true_front
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / "joint_front_gap.py"
-    spec = importlib.util.spec_from_file_location("joint_front_gap", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script("joint_front_gap")
     problem = _problem()
     front = true_front(problem)
     networks = enumerate_networks(SPACE)
@@ -152,17 +146,6 @@ def test_front_gap_script_scores_runs_and_sweeps(tmp_path):
     assert target_wall == 20.0 and 0 <= target_ratio <= 1
 
 
-def _compare_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "experiments" / "compare_strategies.py"
-    spec = importlib.util.spec_from_file_location("compare_strategies", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
 def test_a_one_shot_front_is_replayed_at_its_runs_wall_time_once(tmp_path):
     from dianjax.bench.quality import true_front
 
@@ -182,7 +165,7 @@ def test_a_one_shot_front_is_replayed_at_its_runs_wall_time_once(tmp_path):
     assert len(with_front.front) == len(truth.networks) and without.front == ()
     assert front_pairs(with_front, problem, LAYER_OPS, HARDWARE) == list(
         zip(truth.networks.tolist(), truth.accelerators.tolist()))
-    script = _compare_script()
+    script = _script("compare_strategies")
     oracle = Oracle(problem, budget_s=1e6)
     script.joint_strategy([with_front], problem, SPACE, HARDWARE, front=True)(
         oracle, np.random.default_rng(0), 0)
@@ -191,18 +174,19 @@ def test_a_one_shot_front_is_replayed_at_its_runs_wall_time_once(tmp_path):
         zip(truth.networks.tolist(), truth.accelerators.tolist()))
     with pytest.raises(ValueError, match="has no one-shot front"):
         script.joint_strategy([without], problem, SPACE, HARDWARE, front=True)
-    gap = _gap_script()
+    gap = _script("joint_front_gap")
     (row,) = gap.front_rows([with_front, without], problem, SPACE, HARDWARE, truth)
     assert row["hv_ratio"] == pytest.approx(1.0) and row["within"] == row["pairs"]
     assert row["wall_s"] == 42.0
 
 
-def _gap_script():
+def _script(name):
+    """The experiments/ script ``name`` as a module."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / "joint_front_gap.py"
-    spec = importlib.util.spec_from_file_location("joint_front_gap", path)
+    path = Path(__file__).resolve().parents[2] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script
