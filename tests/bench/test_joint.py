@@ -178,6 +178,7 @@ def test_a_one_shot_front_is_replayed_at_its_runs_wall_time_once(tmp_path):
     (row,) = gap.front_rows([with_front, without], problem, SPACE, HARDWARE, truth)
     assert row["hv_ratio"] == pytest.approx(1.0) and row["within"] == row["pairs"]
     assert row["wall_s"] == 42.0
+    assert row["train_s"] == pytest.approx(problem.train_s[np.unique(truth.networks)].sum())
 
 
 def _script(name):
