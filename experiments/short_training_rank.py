@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dianjax.bench.quality import one_seed_ceiling
+
 TAU_TARGET = 0.8  # issue 12: the default short budget should rank at this tau or better
 
 
@@ -35,12 +37,6 @@ def kendall_tau(a, b) -> float:
     import scipy.stats
 
     return float(scipy.stats.kendalltau(a, b).statistic)
-
-
-def one_seed_ceiling(values: np.ndarray) -> list[float]:
-    """Per seed s of ``values`` [N, S]: tau of column s against the mean of the other columns."""
-    return [kendall_tau(values[:, s], np.delete(values, s, axis=1).mean(axis=1))
-            for s in range(values.shape[1])]
 
 
 def _cached(path: Path) -> dict[tuple[int, int], dict]:

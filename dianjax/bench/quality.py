@@ -7,7 +7,8 @@ hypervolume uses one reference point, :data:`REFERENCE` = (1.1, 1.1) in normaliz
 method and budget, so ratios are comparable across methods and never move when one is added.
 ``hv_ratio = HV(found) / HV(true front)`` is 1 exactly when the found set dominates the true front's
 whole hypervolume. IGD (inverted generational distance, Coello & Cortes 2005): the mean, over the true
-front's points, of the normalized Euclidean distance to the nearest found point.
+front's points, of the normalized Euclidean distance to the nearest found point. And how well any
+one training can rank at all (:func:`one_seed_ceiling`), the ceiling of an accuracy proxy.
 """
 
 from __future__ import annotations
@@ -175,3 +176,17 @@ def front_gap(front: TrueFront, accuracy: float, cost: float) -> FrontGap:
     as_good = front.cost[front.accuracy >= accuracy]
     ratio = min(float(as_good.min()) / cost, 1.0) if len(as_good) else 1.0
     return FrontGap(gain, ratio)
+
+
+def one_seed_ceiling(values: np.ndarray) -> list[float]:
+    """Per seed s of ``values`` [N, S] (a table's accuracy per network and seed): Kendall's tau-b
+    of column s against the mean of the other columns, how well one full training ranks."""
+    import scipy.stats
+
+    values = np.asarray(values, np.float64)
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(f"one_seed_ceiling needs values [N, S] with S >= 2 seeds, got shape "
+                         f"{values.shape}")
+    return [float(scipy.stats.kendalltau(values[:, s],
+                                         np.delete(values, s, axis=1).mean(axis=1)).statistic)
+            for s in range(values.shape[1])]

@@ -191,3 +191,25 @@ def _script(name):
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script
+
+
+def test_one_seed_fronts_are_all_within_without_noise_and_judged_against_the_other_seeds():
+    from dianjax.bench.quality import true_front
+
+    gap = _script("joint_front_gap")
+    problem = _problem()
+    exact = np.stack([problem.accuracy] * 3, axis=1)          # seeds that agree: the true front
+    rows = gap.one_seed_fronts(exact, problem)
+    assert [r["pairs"] for r in rows] == [len(true_front(problem).networks)] * 3
+    assert all(r["within"] == r["pairs"] for r in rows)
+    # seed 0 alone rates a network best that the other seeds (the truth) rate worst: its front
+    # is that network and the true front's cheaper pairs, all within but that one
+    cheapest = problem.cost.min(axis=1)
+    truth = true_front(problem)
+    network = int(np.argsort(cheapest)[len(cheapest) // 2])
+    below = int(np.sum(cheapest[truth.networks] < cheapest[network]))
+    assert network not in truth.networks and below > 0
+    skewed = exact.copy()
+    skewed[network] = (1.5, 0.0, 0.0)
+    first = gap.one_seed_fronts(skewed, problem)[0]
+    assert first == {"seed": 0, "pairs": below + 1, "within": below}

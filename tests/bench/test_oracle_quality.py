@@ -135,3 +135,15 @@ def test_front_gap_is_the_brute_force_over_every_pair():
     assert front_gap(hand, 0.9, 9.5).within()  # cheaper than the whole front
     assert front_gap(hand, 0.946, 20.0).within()      # 0.4 points short at equal cost
     assert not front_gap(hand, 0.944, 20.0).within()  # 0.6 points short
+
+
+def test_one_seed_ceiling_by_hand():
+    from dianjax.bench.quality import one_seed_ceiling
+
+    # seeds 0 and 1 order the 4 networks as the others' mean does (3 < 1 < 0 < 2); seed 2 puts
+    # network 1 (0.45) below network 3 (0.55), the others' mean above (0.725 vs 0.55): one of six
+    # pairs discordant, tau = (5 - 1) / 6
+    values = np.array([[0.9, 0.8, 0.85], [0.7, 0.75, 0.45], [0.95, 0.9, 0.99], [0.5, 0.6, 0.55]])
+    assert one_seed_ceiling(values) == pytest.approx([1.0, 1.0, 2 / 3])
+    with pytest.raises(ValueError, match="S >= 2"):
+        one_seed_ceiling(values[:, :1])
