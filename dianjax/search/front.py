@@ -16,8 +16,10 @@ the search itself would claim, from its own estimates, with nothing looked up. E
 network's figures (proxy accuracy and cross-entropy, objective score, feasibility) are kept in
 ``front["networks"]`` for analysis. Each pair's
 retrained accuracy is added from the benchmark table where one covers the space (a lookup for the
-reader, never used to choose). The search's own pick (``network``, ``hardware`` of
-``result.json``) is unchanged; the front is ``result.json``'s ``front`` and ``front.png``.
+reader, never used to choose). The front is ``result.json``'s ``front`` and ``front.png``; a
+search with targets (``cost.target_<name>``) returns its most accurate pair by the proxy
+(:func:`dianjax.search.result.network_under_targets`), one with a weight λ keeps the argmax of its
+op logits.
 
 Needs a hardware space the cost model enumerates (the exact estimator's limit) and a digital
 supernet; elsewhere the front is skipped and ``result.json`` says why.

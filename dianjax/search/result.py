@@ -8,8 +8,9 @@
   accelerator of an enumerable space for the derived network, with the logits' argmax accelerator
   and its objective ratio beside it, or the argmax itself, or the fixed design;
 - ``target``: with ``cost.target_<name>`` set, the targets, whether the derived pair meets them,
-  the rank of its network among the most probable ones, and the final Lagrange multipliers
-  (:func:`network_under_targets`); else null;
+  how its network was picked (``picked_by``: the one-shot front's most accurate pair under them,
+  or without a front the most probable network that meets them) and the final Lagrange
+  multipliers (:func:`network_under_targets`); else null;
 - ``accuracy``: the supernet's accuracy on the val part of the train split and on the test split,
   with the derived network's ops (one-hot op weights, batch-norm statistics re-estimated for that
   path on train batches, then inference mode); and, if
@@ -218,11 +219,25 @@ def _best_outside_the_forward_pass(setup: SearchSetup, argmax: HardwareDesign,
 
 
 def network_under_targets(setup: SearchSetup, state: SearchState, reference,
+                          front: dict | None = None,
                           max_networks: int = TARGET_CANDIDATES) -> tuple[DerivedNetwork, dict]:
-    """The most probable network (final op logits) whose best accelerator meets every target and
-    limit (:func:`dianjax.cost.best_design.best_design`), among the ``max_networks`` most probable;
-    the most probable one if none does (``met`` false). Needs an enumerable hardware space.
+    """The network of a search with targets (``cost.target_<name>``).
+
+    With a one-shot front (``front``, priced within the targets and limits): its pair of highest
+    supernet proxy accuracy, the most accurate network the search finds under the targets. Else
+    the most probable network (final op logits) whose best accelerator meets every target and
+    limit (:func:`dianjax.cost.best_design.best_designs`), among the ``max_networks`` most
+    probable; the most probable one if none does (``met`` false). Needs an enumerable hardware
+    space.
     """
+    multipliers = {field: float(mu) for field, mu in state.multipliers.items()}
+    if front and front.get("pairs"):
+        top = max(front["pairs"], key=lambda pair: pair["supernet_val"])
+        return DerivedNetwork(setup.space, tuple(top["op_indices"])), {
+            "targets": setup.targets, "met": True, "multipliers": multipliers,
+            "picked_by": f"the one-shot front's highest supernet proxy accuracy "
+                         f"({top['supernet_val']:.3f}) of the {front['feasible_networks']} "
+                         "networks whose best accelerator meets the targets"}
     mask = setup.space.op_mask()
     log_probs = np.asarray(jax.nn.log_softmax(gumbel.mask_logits(state.arch_logits, mask), -1))
     ranked = [ops for _, ops in top_choices(list(log_probs), max_networks)]
@@ -230,11 +245,10 @@ def network_under_targets(setup: SearchSetup, state: SearchState, reference,
                            limits=setup.derivation_limits, penalty=setup.config.cost.penalty)
     met = [rank for rank, best in enumerate(designs) if best.feasible]
     rank = met[0] if met else 0
-    ops, best = ranked[rank], designs[rank]
-    return DerivedNetwork(setup.space, tuple(int(k) for k in ops)), {
-        "targets": setup.targets, "met": best.feasible, "network_rank": rank,
-        "networks_tried": rank + 1 if best.feasible else len(ranked),
-        "multipliers": {field: float(mu) for field, mu in state.multipliers.items()}}
+    return DerivedNetwork(setup.space, tuple(int(k) for k in ranked[rank])), {
+        "targets": setup.targets, "met": bool(met), "multipliers": multipliers,
+        "picked_by": (f"the search's #{rank + 1} most probable network" if met else
+                      f"none of the {len(ranked)} most probable networks meets them")}
 
 
 def noisy_accuracy(setup: SearchSetup, state: SearchState, derived: DerivedNetwork,
@@ -287,6 +301,14 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
              val_data: data.Dataset, mesh, search_wall_s: float, resumed_from_step: int,
              reference) -> dict:
     """Discretizes, simulates, measures accuracy (and trains if asked); writes ``result.json``."""
+    test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None,
+                          decoded_cache=data.resolve_decoded_cache(setup.config.data.decoded_cache))
+    evaluator = PathEvaluator(setup, state, train_data, mesh)
+    examples = {name: EvalSet(setup, split, mesh)
+                for name, split in (("supernet_val", val_data), ("supernet_test", test_data))}
+    front = None
+    if setup.config.search.front_networks and setup.mode == "joint":
+        front = one_shot_front(setup, state, evaluator, examples["supernet_val"], reference)
     mask = setup.space.op_mask()
     if setup.mode == "fixed_net":
         derived = DerivedNetwork(setup.space, setup.fixed_op_indices())
@@ -294,18 +316,13 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
         derived = derive(setup.space, np.where(mask, np.asarray(state.arch_logits), -np.inf))
     target = None
     if setup.targets:
-        derived, target = network_under_targets(setup, state, reference)
+        derived, target = network_under_targets(setup, state, reference, front)
     network = derived.network(batch=setup.config.cost.batch)
     design, derivation = derive_hardware(setup, state, derived, reference, network)
     simulated = simulated_figures(network, design, setup.table, setup.energy_table)
     predicted = {key: float(value) for key, value in cost.design_cost(
         network, design, setup.table, energy_table=setup.energy_table).items()}
-    test_data = data.load(setup.config.data.dataset, "test", setup.config.data.data_dir or None,
-                          decoded_cache=data.resolve_decoded_cache(setup.config.data.decoded_cache))
-    evaluator = PathEvaluator(setup, state, train_data, mesh)
     batch_stats = evaluator.batch_stats(derived.op_indices)
-    examples = {name: EvalSet(setup, split, mesh)
-                for name, split in (("supernet_val", val_data), ("supernet_test", test_data))}
     result = {
         "mode": setup.mode,
         "space": setup.config.space,
@@ -337,9 +354,8 @@ def finalize(setup: SearchSetup, state: SearchState, workdir: Path, train_data: 
                                    for name, figures in noisy.items()})
         result["analog"] = {**setup.config.analog.to_dict(),
                             "model": "full bit-level pipeline (dianjax.nas.crossbar_noise)"}
-    if setup.config.search.front_networks and setup.mode == "joint":
-        result["front"] = one_shot_front(setup, state, evaluator, examples["supernet_val"],
-                                         reference)
+    if front is not None:
+        result["front"] = front
     trained = None
     if setup.config.final_train.enabled:
         trained = _final_training(setup, derived, design, workdir)
@@ -407,9 +423,8 @@ def _derivation_lines(derivation: dict | None, target: dict | None) -> list[str]
                      f"{derivation['argmax_score_ratio']:.3f}x its objective")
     if target:
         wanted = ", ".join(f"{field} <= {value:.4g}" for field, value in target["targets"].items())
-        verdict = (f"met by the search's #{target['network_rank'] + 1} most probable network"
-                   if target["met"] else
-                   f"NOT MET by any of the {target['networks_tried']} most probable networks")
+        verdict = f"met: {target['picked_by']}" if target["met"] else \
+            f"NOT MET: {target['picked_by']}"
         lines.append(f"  target       {wanted}: {verdict}")
     return lines
 

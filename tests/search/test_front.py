@@ -25,7 +25,7 @@ from dianjax.search.front import (
 )
 from dianjax.search.loop import run_search
 from dianjax.search.paths import EvalSet, PathEvaluator
-from dianjax.search.result import summary_table
+from dianjax.search.result import network_under_targets, summary_table
 from dianjax.search.steps import init_state, make_optimizers
 
 
@@ -187,6 +187,14 @@ def test_front_under_a_target_prices_only_the_accelerators_that_meet_it(front_ru
     for pair in front["pairs"]:
         assert pair["predicted"]["edp_pj_s"] <= target * (1 + 1e-6)
         assert meets[networks.tolist().index(pair["op_indices"])]
+    # the search's pick under the target: the most accurate network by the proxy that meets it
+    proxy = np.array(front["networks"]["supernet_val"])
+    derived, verdict = network_under_targets(targeted, state, reference, front)
+    assert verdict["met"] and "one-shot front" in verdict["picked_by"]
+    assert proxy[networks.tolist().index(list(derived.op_indices))] == proxy[meets].max()
+    derived, verdict = network_under_targets(targeted, state, reference)   # without a front
+    assert verdict["met"] and "most probable" in verdict["picked_by"]
+    assert meets[networks.tolist().index(list(derived.op_indices))]
 
 
 def test_front_is_skipped_with_the_reason_on_crossbars():
