@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
+from dianjax.analysis.front import front_indices
 from dianjax.bench import load
 from dianjax.bench.fronts import problem, table_prices
 from dianjax.bench.networks import layer_options
@@ -49,6 +50,7 @@ FRONT_COLUMNS = ("setting", "seed", "pairs", "within", "hv_ratio", "wall_s", "tr
 def gap_rows(runs, task, space, hardware, front) -> list[dict]:
     """One row per run (module docstring)."""
     layer_ops = [[space.op_names[k] for k in options] for options in layer_options(space)]
+    cheapest = task.cost.min(axis=1)
     rows = []
     for run in runs:
         network, accelerator = pair_of(run, task, layer_ops, hardware)
@@ -62,8 +64,8 @@ def gap_rows(runs, task, space, hardware, front) -> list[dict]:
                      "cost_ratio": gap.cost_ratio, "within": gap.within(),
                      "wall_s": run.wall_s, "network": network,
                      # a target run: how far below the best pair within its target it lands
-                     "target_gap_points": 100 * (task.accuracy[task.cost.min(axis=1)
-                                                              <= run.target].max() - accuracy)
+                     "target_gap_points": 100 * (task.accuracy[cheapest <= run.target].max()
+                                                 - accuracy)
                      if run.target > 0 else None})
     return rows
 
@@ -127,9 +129,7 @@ def one_seed_fronts(val_accuracy: np.ndarray, task) -> list[dict]:
         accuracy = val_accuracy[:, seed]
         truth = np.delete(val_accuracy, seed, axis=1).mean(axis=1)
         front = true_front(dataclasses.replace(task, accuracy=truth))
-        on_front = [n for n in range(len(accuracy)) if not np.any(
-            (accuracy >= accuracy[n]) & (cheapest <= cheapest[n])
-            & ((accuracy > accuracy[n]) | (cheapest < cheapest[n])))]
+        on_front = front_indices(accuracy, cheapest)
         rows.append({"seed": seed, "pairs": len(on_front),
                      "within": sum(front_gap(front, truth[n], cheapest[n]).within()
                                    for n in on_front)})
