@@ -18,7 +18,9 @@ pairs at the run's wall time, how many of them are within epsilon, and Kendall's
 supernet's accuracy against the table's over every network it scored. The ceiling beside them
 (:func:`one_seed_fronts`): the front of one full-recipe training seed of every network (the
 table's seed s), judged against the mean of the other seeds, as the joint fronts are against the
-mean of all: how many of its pairs a perfect single training would place within epsilon.
+mean of all: how many of its pairs a perfect single training would place within epsilon; and
+(:func:`one_seed_picks`) how often one training's most accurate network at no more cost than a
+run's pair is within epsilon, the ceiling of a single search's single answer.
 """
 
 from __future__ import annotations
@@ -136,6 +138,25 @@ def one_seed_fronts(val_accuracy: np.ndarray, task) -> list[dict]:
     return rows
 
 
+def one_seed_picks(val_accuracy: np.ndarray, task, budgets) -> tuple[int, int]:
+    """The same ceiling for a single pick: per seed s of ``val_accuracy`` [N, S] and per cost in
+    ``budgets`` (the runs' derived pairs' costs), the network seed s rates most accurate (the
+    cheapest of a tie) among those whose cheapest pair costs no more, judged like a run's pair
+    against the true front of the other seeds' mean; ``(within epsilon, picks)``."""
+    cheapest = task.cost.min(axis=1)
+    within = picks = 0
+    for seed in range(val_accuracy.shape[1]):
+        accuracy = val_accuracy[:, seed]
+        truth = np.delete(val_accuracy, seed, axis=1).mean(axis=1)
+        front = true_front(dataclasses.replace(task, accuracy=truth))
+        order = np.lexsort((cheapest, -accuracy))     # most accurate first, then cheapest
+        for budget in budgets:
+            pick = order[cheapest[order] <= budget][0]
+            within += front_gap(front, truth[pick], cheapest[pick]).within()
+            picks += 1
+    return within, picks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--joint-runs", required=True, help="folder of finished joint searches")
@@ -203,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * np.median(table.val_sd):.2f} points (sd) between seeds, its "
               f"{table.val_accuracy.shape[1]}-seed mean by "
               f"{100 * np.median(table.val_sd) / np.sqrt(table.val_accuracy.shape[1]):.2f}")
+        for name in dict.fromkeys(r["setting"] for r in rows):
+            budgets = [r["cost"] for r in rows if r["setting"] == name]
+            within, picks = one_seed_picks(table.val_accuracy, task, budgets)
+            print(f"ceiling for {name}'s single pairs: one table seed's most accurate network at no "
+                  f"more cost than each run's pair is within eps in {within}/{picks} "
+                  f"({len(budgets)} runs x {table.val_accuracy.shape[1]} seeds)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"joint_front_gap_{table.recipe.space}.csv"

@@ -213,3 +213,23 @@ def test_one_seed_fronts_are_all_within_without_noise_and_judged_against_the_oth
     skewed[network] = (1.5, 0.0, 0.0)
     first = gap.one_seed_fronts(skewed, problem)[0]
     assert first == {"seed": 0, "pairs": below + 1, "within": below}
+
+
+def test_one_seed_picks_take_each_seeds_best_network_within_the_budget():
+    gap = _script("joint_front_gap")
+    problem = _problem()
+    cheapest = problem.cost.min(axis=1)
+    exact = np.stack([problem.accuracy] * 3, axis=1)
+    budgets = [float(np.quantile(cheapest, q)) for q in (0.1, 0.5, 1.0)]
+    assert gap.one_seed_picks(exact, problem, budgets) == (9, 9)   # agreeing seeds: on the front
+    # seed 0 rates a mid-cost network best, the others worst: seed 0 picks it at every budget that
+    # affords it (its truth, the others' mean, is 0: not within) and a true-front pair below;
+    # seeds 1 and 2 never pick it, and their truth (with seed 0's 1.5) still rates it below every
+    # other network
+    ranked = np.argsort(cheapest)
+    network = int(ranked[len(cheapest) // 2])
+    skewed = exact.copy()
+    skewed[network] = (1.5, 0.0, 0.0)
+    budgets = [float(cheapest[ranked[len(cheapest) // 2 - 1]]), float(cheapest[network]),
+               float(cheapest.max())]
+    assert gap.one_seed_picks(skewed, problem, budgets) == (7, 9)
