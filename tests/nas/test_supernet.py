@@ -58,6 +58,20 @@ def _space_and_variables():
     return SMALL, init_supernet(jax.random.key(0), SMALL)
 
 
+def test_init_compiled_faster_gives_the_same_bits_as_the_default_compilation():
+    space = quickstart_space()
+    if jax.default_backend() != "cpu":
+        pytest.skip("the lower optimization level is used on CPU only")
+    variables = init_supernet(jax.random.key(5), space, batch_size=2)
+    images = jnp.zeros((2, space.image_size, space.image_size, space.in_channels))
+    weights = jnp.full((space.num_layers, space.num_ops), 1.0 / space.num_ops)
+    default = jax.jit(functools.partial(Supernet(space).init, train=False))(
+        jax.random.key(5), images, weights)
+    assert jax.tree.structure(variables) == jax.tree.structure(dict(default))
+    for ours, theirs in zip(jax.tree.leaves(variables), jax.tree.leaves(dict(default))):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def _images(space, batch=6):
     return jax.random.normal(jax.random.key(7), (batch, space.image_size, space.image_size,
                                                  space.in_channels))
