@@ -485,11 +485,14 @@ def init_supernet(key: jax.Array, space: SearchSpace, batch_size: int = 1) -> di
     """Variables ``{"params", "batch_stats"}`` of :class:`Supernet` (valid for both modes)."""
     images = jnp.zeros((batch_size, space.image_size, space.image_size, space.in_channels))
     weights = jnp.full((space.num_layers, space.num_ops), 1.0 / space.num_ops)
-    return dict(_compiled_init(space)(key, images, weights))
+    top_level = not isinstance(key, jax.core.Tracer)   # not traced by jit, eval_shape, ...
+    return dict(_compiled_init(space, top_level)(key, images, weights))
 
 
 @functools.cache
-def _compiled_init(space: SearchSpace):
-    """``Supernet(space).init`` jitted: one compilation, not one per op, kept for the space."""
-    options = INIT_CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
-    return jax.jit(functools.partial(Supernet(space).init, train=False), compiler_options=options)
+def _compiled_init(space: SearchSpace, top_level: bool):
+    """``Supernet(space).init`` jitted: one compilation, not one per op, kept for the space; with
+    :data:`INIT_CPU_COMPILER_OPTIONS` on CPU where JAX takes them (a top-level jit only)."""
+    cpu = top_level and jax.default_backend() == "cpu"
+    return jax.jit(functools.partial(Supernet(space).init, train=False),
+                   compiler_options=INIT_CPU_COMPILER_OPTIONS if cpu else None)

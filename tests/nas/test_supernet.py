@@ -72,6 +72,15 @@ def test_init_compiled_faster_gives_the_same_bits_as_the_default_compilation():
         np.testing.assert_array_equal(ours, theirs)
 
 
+def test_init_runs_under_a_trace():
+    """Compiler options are refused on a jit inside another trace (checkpoint restores take the
+    variables' shapes from ``jax.eval_shape``)."""
+    shapes = jax.eval_shape(lambda key: init_supernet(key, SMALL), jax.random.key(0))
+    variables = init_supernet(jax.random.key(0), SMALL)
+    assert jax.tree.map(lambda a: (a.shape, a.dtype), shapes) == jax.tree.map(
+        lambda a: (a.shape, a.dtype), variables)
+
+
 def _images(space, batch=6):
     return jax.random.normal(jax.random.key(7), (batch, space.image_size, space.image_size,
                                                  space.in_channels))
