@@ -216,7 +216,16 @@ def adc(partial_sums: jax.Array, config: AnalogConfig, bits: jax.Array | None = 
         return partial_sums
     else:
         steps = min(2 ** config.adc_bits - 1, full_scale)
-    codes = jnp.clip(jnp.round(partial_sums * steps / full_scale), 0, steps)
+    # code = round_half_even(p * L / F), exactly: the quotient by F may be taken as a product by
+    # 1/F, one ulp off (eagerly, 10 * 15 / 60 gives 2.5000002), which would round a tie (an integer
+    # sum halfway between two levels) the wrong way; the remainder, exact for sums below 2**24,
+    # settles the floor and the tie
+    scaled = partial_sums * steps
+    low = jnp.floor(scaled / full_scale)
+    low = low - (scaled < low * full_scale) + (scaled >= (low + 1) * full_scale)
+    twice_rest = 2 * (scaled - low * full_scale)
+    up = (twice_rest > full_scale) | ((twice_rest == full_scale) & (low % 2 == 1))
+    codes = jnp.clip(low + up, 0, steps)
     return codes * (full_scale / steps)
 
 

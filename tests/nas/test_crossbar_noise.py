@@ -133,6 +133,19 @@ def test_adc_hand_worked():
     assert config.lossless_adc_bits == 3  # ceil(log2(6 + 1))
 
 
+@pytest.mark.parametrize("rows, dac_bits, cell_bits, adc_bits", [(20, 1, 2, 4), (7, 2, 3, 5)])
+def test_adc_rounds_every_tie_to_even_eagerly_and_jitted(rows, dac_bits, cell_bits, adc_bits):
+    """Every integer sum of a full scale that is no power of two (60 = 20 rows x 3; 147): its ties,
+    e.g. 10 -> 2.5 steps -> 2, which a product by 1/60 computed eagerly once rounded up to 3."""
+    config = AnalogConfig(rows=rows, weight_bits=4, cell_bits=cell_bits, input_bits=4,
+                          dac_bits=dac_bits, adc_bits=adc_bits)
+    sums = np.arange(-2, config.adc_full_scale + 3)
+    want = [_adc_reference(int(p), config.adc_full_scale, adc_bits) for p in sums]
+    x = jnp.asarray(sums, jnp.float32)
+    np.testing.assert_allclose(cn.adc(x, config), want, rtol=1e-6)   # float32 levels
+    np.testing.assert_allclose(jax.jit(lambda x: cn.adc(x, config))(x), want, rtol=1e-6)
+
+
 @settings(max_examples=20, deadline=None)
 @given(rows=st.integers(1, 40), dac_bits=st.integers(1, 3), cell_bits=st.integers(1, 3),
        adc_bits=st.integers(1, 12), data=st.data())
