@@ -121,16 +121,30 @@ def front_rows(runs, task, space, hardware, front, runs_dir=None) -> list[dict]:
     return rows
 
 
+def _by_setting(rows: list[dict]) -> dict[str, list[dict]]:
+    """``rows`` grouped by their ``setting``, in order of first appearance."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["setting"], []).append(row)
+    return groups
+
+
+def _leave_one_seed_out(val_accuracy: np.ndarray, task):
+    """Per seed s of ``val_accuracy`` [N, S]: ``(s, seed s's accuracy, the other seeds' mean,
+    the true front of that mean)``, the ceiling's judge."""
+    for seed in range(val_accuracy.shape[1]):
+        truth = np.delete(val_accuracy, seed, axis=1).mean(axis=1)
+        yield seed, val_accuracy[:, seed], truth, true_front(dataclasses.replace(task,
+                                                                                 accuracy=truth))
+
+
 def one_seed_fronts(val_accuracy: np.ndarray, task) -> list[dict]:
     """Per seed s of ``val_accuracy`` [N, S]: the front of (seed s's accuracy, ``task``'s cheapest
     cost per network), cheapest first, and how many of its pairs are within epsilon of the true
     front of the other seeds' mean accuracy (module docstring)."""
     cheapest = task.cost.min(axis=1)
     rows = []
-    for seed in range(val_accuracy.shape[1]):
-        accuracy = val_accuracy[:, seed]
-        truth = np.delete(val_accuracy, seed, axis=1).mean(axis=1)
-        front = true_front(dataclasses.replace(task, accuracy=truth))
+    for seed, accuracy, truth, front in _leave_one_seed_out(val_accuracy, task):
         on_front = front_indices(accuracy, cheapest)
         rows.append({"seed": seed, "pairs": len(on_front),
                      "within": sum(front_gap(front, truth[n], cheapest[n]).within()
@@ -145,10 +159,7 @@ def one_seed_picks(val_accuracy: np.ndarray, task, budgets) -> tuple[int, int]:
     against the true front of the other seeds' mean; ``(within epsilon, picks)``."""
     cheapest = task.cost.min(axis=1)
     within = picks = 0
-    for seed in range(val_accuracy.shape[1]):
-        accuracy = val_accuracy[:, seed]
-        truth = np.delete(val_accuracy, seed, axis=1).mean(axis=1)
-        front = true_front(dataclasses.replace(task, accuracy=truth))
+    for _, accuracy, truth, front in _leave_one_seed_out(val_accuracy, task):
         order = np.lexsort((cheapest, -accuracy))     # most accurate first, then cheapest
         for budget in budgets:
             pick = order[cheapest[order] <= budget][0]
@@ -182,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{'setting':10s} {'runs':>4s} {'within eps':>10s} {'gain (pts)':>10s} "
           f"{'cost ratio':>10s} {'wall s':>7s}   (medians; eps: < 0.5 pts gain, > 0.9 ratio)")
-    for name in dict.fromkeys(r["setting"] for r in rows):
-        group = [r for r in rows if r["setting"] == name]
+    for name, group in _by_setting(rows).items():
         print(f"{name:10s} {len(group):4d} {sum(r['within'] for r in group):>6d}/{len(group):<3d} "
               f"{np.median([r['accuracy_gain_points'] for r in group]):10.2f} "
               f"{np.median([r['cost_ratio'] for r in group]):10.2f} "
@@ -200,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{np.median(walls):.0f} s = {np.median(walls) / exhaustive_s:.4f} x exhaustive")
     fronts = front_rows(runs, task, get_space(table.recipe.space), prices.hardware, front,
                         args.joint_runs)
-    for name in dict.fromkeys(r["setting"] for r in fronts):
-        group = [r for r in fronts if r["setting"] == name]
+    for name, group in _by_setting(fronts).items():
         ratios, walls = [r["hv_ratio"] for r in group], [r["wall_s"] for r in group]
         taus = [r["kendall_tau"] for r in group]
         checked = [(r["wall_s"] + r["train_s"]) / exhaustive_s for r in group]
@@ -224,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * np.median(table.val_sd):.2f} points (sd) between seeds, its "
               f"{table.val_accuracy.shape[1]}-seed mean by "
               f"{100 * np.median(table.val_sd) / np.sqrt(table.val_accuracy.shape[1]):.2f}")
-        for name in dict.fromkeys(r["setting"] for r in rows):
-            budgets = [r["cost"] for r in rows if r["setting"] == name]
+        for name, group in _by_setting(rows).items():
+            budgets = [r["cost"] for r in group]
             within, picks = one_seed_picks(table.val_accuracy, task, budgets)
             print(f"ceiling for {name}'s single pairs: one table seed's most accurate network at no "
                   f"more cost than each run's pair is within eps in {within}/{picks} "

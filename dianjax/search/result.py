@@ -423,9 +423,8 @@ def _derivation_lines(derivation: dict | None, target: dict | None) -> list[str]
                      f"{derivation['argmax_score_ratio']:.3f}x its objective")
     if target:
         wanted = ", ".join(f"{field} <= {value:.4g}" for field, value in target["targets"].items())
-        verdict = f"met: {target['picked_by']}" if target["met"] else \
-            f"NOT MET: {target['picked_by']}"
-        lines.append(f"  target       {wanted}: {verdict}")
+        verdict = "met" if target["met"] else "NOT MET"
+        lines.append(f"  target       {wanted}: {verdict}: {target['picked_by']}")
     return lines
 
 
